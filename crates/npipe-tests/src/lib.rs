@@ -1,0 +1,1 @@
+//! Shared helpers for npipe's multi-process integration tests.

@@ -1,0 +1,38 @@
+//! npipe: the Win32 pipe model — anonymous pipes, named pipes and mailslots —
+//! natively on Linux.
+//!
+//! The blocking API is shaped after the Win32 calls, one for one:
+//!
+//! | Win32 | npipe |
+//! |---|---|
+//! | `CreatePipe` | [`anonymous::pipe`], [`anonymous::AnonymousPipeOptions`] |
+//! | `CreateNamedPipe` | [`ServerOptions::create`] |
+//! | `ConnectNamedPipe` / `DisconnectNamedPipe` | [`NamedPipeServer::connect`] / [`NamedPipeServer::disconnect`] |
+//! | `CreateFile` on a pipe name | [`ClientOptions::open`] |
+//! | `WaitNamedPipe` | [`ClientOptions::wait`] |
+//! | `CallNamedPipe` | [`ClientOptions::call`] |
+//! | `ReadFile` / `WriteFile` | [`std::io::Read`] / [`std::io::Write`], [`NamedPipeClient::read_message`] |
+//! | `PeekNamedPipe` | [`NamedPipeClient::peek`] |
+//! | `TransactNamedPipe` | [`NamedPipeClient::transact`] |
+//! | `FlushFileBuffers` | [`std::io::Write::flush`] |
+//!
+//! `docs/WIN32-MAPPING.md` in the repository lists every function, flag and
+//! error with its npipe counterpart.
+//!
+#![deny(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod anonymous;
+mod error;
+pub mod name;
+#[doc(hidden)]
+pub mod proto;
+mod sys;
+pub mod win32;
+
+#[doc(hidden)]
+pub mod doc_support;
+
+pub use error::{win32_code_of, Error, Result, Win32Code};
+pub use name::PipeName;

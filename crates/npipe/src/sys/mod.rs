@@ -1,0 +1,9 @@
+//! The system layer: every system call npipe makes, and nothing else.
+//!
+//! The rest of the crate calls npipe-shaped functions from here
+//! (`sys::socket::connect_unix`, `sys::lock::try_lock`, ...) and never imports
+//! `rustix` or `libc` itself, so a Windows backend can supply the same
+//! functions later. No type from this module appears in a public signature.
+//!
+//! Unsafe code is allowed only in the files that say
+//! `#![allow(unsafe_code)]`, each with a `# Safety` paragraph.

@@ -35,4 +35,4 @@ pub mod win32;
 pub mod doc_support;
 
 pub use error::{win32_code_of, Error, Result, Win32Code};
-pub use name::PipeName;
+pub use name::{Host, NameKind, PipeName};

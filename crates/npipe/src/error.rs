@@ -78,6 +78,10 @@ pub enum Error {
     /// read found nothing (`ERROR_NO_DATA`).
     #[error("the pipe is being closed (ERROR_NO_DATA)")]
     NoData,
+    /// A non-blocking (`PIPE_NOWAIT`) read found no data waiting
+    /// (`ERROR_NO_DATA`); try again later.
+    #[error("no data is waiting on the non-blocking pipe (ERROR_NO_DATA)")]
+    WouldBlock,
     /// The other end closed its handle, or its process died
     /// (`ERROR_BROKEN_PIPE`).
     #[error("the pipe has been ended (ERROR_BROKEN_PIPE)")]
@@ -152,6 +156,7 @@ impl Error {
             Error::PipeListening => ERROR_PIPE_LISTENING,
             Error::PipeNotConnected => ERROR_PIPE_NOT_CONNECTED,
             Error::NoData => ERROR_NO_DATA,
+            Error::WouldBlock => ERROR_NO_DATA,
             Error::BrokenPipe => ERROR_BROKEN_PIPE,
             Error::MoreData { .. } => ERROR_MORE_DATA,
             Error::InsufficientBuffer { .. } => ERROR_INSUFFICIENT_BUFFER,
@@ -183,6 +188,7 @@ impl Error {
             Error::PipeListening => K::WouldBlock,
             Error::PipeNotConnected => K::NotConnected,
             Error::NoData => K::BrokenPipe,
+            Error::WouldBlock => K::WouldBlock,
             Error::BrokenPipe => K::BrokenPipe,
             Error::MoreData { .. } => K::Other,
             Error::InsufficientBuffer { .. } => K::InvalidInput,
@@ -357,6 +363,7 @@ mod tests {
                 "ERROR_PIPE_NOT_CONNECTED",
             ),
             (Error::NoData, 232, K::BrokenPipe, "ERROR_NO_DATA"),
+            (Error::WouldBlock, 232, K::WouldBlock, "non-blocking"),
             (Error::BrokenPipe, 109, K::BrokenPipe, "ERROR_BROKEN_PIPE"),
             (Error::MoreData { read: 3 }, 234, K::Other, "3 bytes read"),
             (

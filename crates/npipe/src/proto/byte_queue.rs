@@ -10,6 +10,7 @@ const SHRINK_ABOVE: usize = 1 << 20;
 ///
 /// The tail is grown or the live bytes moved to the front only when the tail
 /// is too short, so a steady stream allocates nothing.
+#[derive(Clone)]
 pub(super) struct ByteQueue {
     /// Storage; `buf.len()` is the capacity (kept initialized, no unsafe).
     buf: Vec<u8>,

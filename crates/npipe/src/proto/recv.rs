@@ -63,6 +63,7 @@ pub struct PeekInfo {
 /// Memory: the buffer holds at most what the driver received and has not
 /// read. Receiving only when `read` returns `Ok(None)` keeps it to one
 /// message plus one receive chunk; consumed space is reused.
+#[derive(Clone)]
 pub struct RecvBuffer {
     /// Received bytes not yet consumed; the first frame starts at offset 0.
     queue: ByteQueue,
@@ -180,6 +181,22 @@ impl RecvBuffer {
     /// [`PeekInfo::total_available`]).
     pub fn buffered_payload(&self) -> usize {
         self.complete_payload
+    }
+
+    /// Bytes still missing to complete the frame after the complete ones:
+    /// the rest of its header, or the rest of its payload; 0 when nothing of
+    /// a next frame is buffered. A driver that must not consume past one
+    /// frame (to keep the kernel's unread count exact) receives at most this
+    /// many bytes, or [`HEADER_LEN`] when it returns 0.
+    pub fn missing_for_next_frame(&self) -> usize {
+        let got = self.queue.len() - self.complete;
+        if got == 0 {
+            0
+        } else if got < HEADER_LEN {
+            HEADER_LEN - got
+        } else {
+            (HEADER_LEN + self.frame_len(self.complete)).saturating_sub(got)
+        }
     }
 
     /// Checks the buffer at the end of the stream. Complete messages still

@@ -7,3 +7,7 @@
 //!
 //! Unsafe code is allowed only in the files that say
 //! `#![allow(unsafe_code)]`, each with a `# Safety` paragraph.
+
+pub(crate) mod fs;
+pub(crate) mod inotify;
+pub(crate) mod socket;

@@ -7,3 +7,6 @@
 //!
 //! Unsafe code is allowed only in the files that say
 //! `#![allow(unsafe_code)]`, each with a `# Safety` paragraph.
+
+pub(crate) mod pipe;
+pub(crate) mod signal;

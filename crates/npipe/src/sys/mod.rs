@@ -11,3 +11,5 @@
 pub(crate) mod fs;
 pub(crate) mod inotify;
 pub(crate) mod socket;
+pub(crate) mod pipe;
+pub(crate) mod signal;

@@ -19,6 +19,23 @@
 //! `docs/WIN32-MAPPING.md` in the repository lists every function, flag and
 //! error with its npipe counterpart.
 //!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use npipe::{ClientOptions, ServerOptions};
+//!
+//! # let root = npipe::doc_support::TempRoot::new()?;
+//! let name = r"\\.\pipe\doc-crate-example";
+//! let server = ServerOptions::new().root(root.path()).create(name)?;
+//! let mut client = ClientOptions::new().root(root.path()).open(name)?;
+//! server.connect()?;
+//! client.write_all(b"hello")?;
+//! let mut buf = [0; 5];
+//! (&server).read_exact(&mut buf)?;
+//! assert_eq!(&buf, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
@@ -26,6 +43,8 @@
 pub mod anonymous;
 mod error;
 pub mod name;
+mod namespace;
+mod pipe;
 #[doc(hidden)]
 pub mod proto;
 mod sys;
@@ -36,3 +55,9 @@ pub mod doc_support;
 
 pub use error::{win32_code_of, Error, Result, Win32Code};
 pub use name::{Host, NameKind, PipeName};
+pub use namespace::{Namespace, PipeEntry, DEFAULT_ROOT};
+pub use pipe::{
+    Access, ClientOptions, Credentials, MessageRead, NamedPipeClient, NamedPipeServer, PeekInfo,
+    PipeEnd, PipeInfo, PipeMode, ReadMode, ServerOptions, WaitTimeout, DEFAULT_TIMEOUT,
+    PIPE_UNLIMITED_INSTANCES,
+};

@@ -127,7 +127,9 @@ impl PipeMeta {
 /// Names may hold any character but NUL; newlines and backslash-escapes are
 /// escaped so the file stays one field a line.
 fn escape(s: &str) -> String {
-    s.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D")
+    s.replace('%', "%25")
+        .replace('\n', "%0A")
+        .replace('\r', "%0D")
 }
 
 fn unescape(s: &str) -> Option<String> {
@@ -164,7 +166,11 @@ mod tests {
             default_timeout_ms: 50,
             owner_uid: 1000,
             reject_remote: true,
-            allow: AllowList { everyone: false, uids: vec![1, 2], gids: vec![] },
+            allow: AllowList {
+                everyone: false,
+                uids: vec![1, 2],
+                gids: vec![],
+            },
         }
     }
 
@@ -179,19 +185,29 @@ mod tests {
         let text = sample().encode();
         assert_eq!(PipeMeta::decode(&text[..text.len() / 2]), None);
         assert_eq!(PipeMeta::decode("hello"), None);
-        assert_eq!(PipeMeta::decode(&text.replace("type=message", "type=stream")), None);
+        assert_eq!(
+            PipeMeta::decode(&text.replace("type=message", "type=stream")),
+            None
+        );
     }
 
     #[test]
     fn allow_list_admits_owner_root_and_listed_principals() {
-        let allow = AllowList { everyone: false, uids: vec![7], gids: vec![50] };
+        let allow = AllowList {
+            everyone: false,
+            uids: vec![7],
+            gids: vec![50],
+        };
         assert!(allow.permits(1000, 1000, 1000, &[]));
         assert!(allow.permits(1000, 0, 0, &[]));
         assert!(allow.permits(1000, 7, 7, &[]));
         assert!(allow.permits(1000, 8, 50, &[]));
         assert!(allow.permits(1000, 8, 8, &[3, 50]));
         assert!(!allow.permits(1000, 8, 8, &[3]));
-        let everyone = AllowList { everyone: true, ..AllowList::default() };
+        let everyone = AllowList {
+            everyone: true,
+            ..AllowList::default()
+        };
         assert!(everyone.permits(1000, 8, 8, &[]));
     }
 }

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use meta::{AllowList, PipeMeta};
 pub(crate) use pipe_dir::{
-    alive_name, claim_name, claim_token, random_token, remove_if_same, sock_name, Claim,
-    ClaimState, PipeDir, MAX_SLOTS,
+    alive_name, claim_name, claim_token, sock_name, Claim, ClaimState, PipeDir, MAX_SLOTS,
 };
 
 use crate::name::PipeName;
@@ -76,14 +75,20 @@ impl Default for Namespace {
 impl Namespace {
     /// The namespace in `root`. The directory is created on first use.
     pub fn at(root: impl Into<PathBuf>) -> Namespace {
-        Namespace { root: root.into(), checked_default: false }
+        Namespace {
+            root: root.into(),
+            checked_default: false,
+        }
     }
 
     /// `NPIPE_ROOT` if set and not empty, otherwise [`DEFAULT_ROOT`].
     pub fn from_env() -> Namespace {
         match std::env::var_os("NPIPE_ROOT") {
             Some(root) if !root.is_empty() => Namespace::at(root),
-            _ => Namespace { root: PathBuf::from(DEFAULT_ROOT), checked_default: true },
+            _ => Namespace {
+                root: PathBuf::from(DEFAULT_ROOT),
+                checked_default: true,
+            },
         }
     }
 
@@ -103,10 +108,16 @@ impl Namespace {
         };
         let mut out = Vec::new();
         for dir_name in fs::list_dir(pipes.as_fd())? {
-            let Ok(fd) = fs::open_dir_at(pipes.as_fd(), &dir_name) else { continue };
+            let Ok(fd) = fs::open_dir_at(pipes.as_fd(), &dir_name) else {
+                continue;
+            };
             let dir = PipeDir { fd };
-            let Ok(Some(meta)) = dir.read_meta() else { continue };
-            let Ok(live) = dir.live_instances() else { continue };
+            let Ok(Some(meta)) = dir.read_meta() else {
+                continue;
+            };
+            let Ok(live) = dir.live_instances() else {
+                continue;
+            };
             if live.is_empty() {
                 continue;
             }
@@ -127,7 +138,7 @@ impl Namespace {
                 server_pids,
             });
         }
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|entry| entry.name.to_lowercase());
         Ok(out)
     }
 
@@ -139,7 +150,9 @@ impl Namespace {
         let info = match fs::stat_path(&self.root) {
             Ok(info) => info,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::FileNotFound { name: self.root.display().to_string() })
+                return Err(Error::FileNotFound {
+                    name: self.root.display().to_string(),
+                })
             }
             Err(e) => return Err(self.root_error(e)),
         };
@@ -187,16 +200,18 @@ impl Namespace {
         }
         match fs::open_dir_at(root.as_fd(), kind) {
             Ok(fd) => Ok(fd),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(Error::FileNotFound { name: self.root.join(kind).display().to_string() })
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::FileNotFound {
+                name: self.root.join(kind).display().to_string(),
+            }),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Opens the directory of an existing pipe name.
     pub(crate) fn open_pipe_dir(&self, name: &PipeName) -> Result<PipeDir> {
-        let not_found = || Error::FileNotFound { name: name.to_string() };
+        let not_found = || Error::FileNotFound {
+            name: name.to_string(),
+        };
         let pipes = self.kind_dir("pipe", false).map_err(|_| not_found())?;
         match fs::open_dir_at(pipes.as_fd(), &dir_name(name.key())) {
             Ok(fd) => Ok(PipeDir { fd }),
@@ -247,7 +262,13 @@ pub(crate) fn dir_name(key: &str) -> String {
         .map_or(key, |(_, rest)| rest)
         .chars()
         .take(40)
-        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{readable}.{:016x}", fnv1a(key.as_bytes()))
 }

@@ -148,7 +148,12 @@ impl PipeDir {
             if let Some(server_pid) = self.probe_alive(slot)? {
                 let listening = fs::stat_at(self.as_fd(), &sock_name(slot)).is_ok();
                 let claim = self.claim_state(slot)?;
-                out.push(InstanceView { slot, listening, claim, server_pid });
+                out.push(InstanceView {
+                    slot,
+                    listening,
+                    claim,
+                    server_pid,
+                });
             }
         }
         Ok(out)
@@ -167,7 +172,9 @@ impl PipeDir {
     /// Removes `slot`'s claim if it is stale, under the directory lock, and
     /// only if the file at the path is still the one found stale.
     pub fn remove_stale_claim(&self, slot: u32) -> io::Result<()> {
-        let Some(_lock) = self.lock()? else { return Ok(()) };
+        let Some(_lock) = self.lock()? else {
+            return Ok(());
+        };
         let name = claim_name(slot);
         let fd = match fs::open_read_at(self.as_fd(), &name) {
             Ok(fd) => fd,
@@ -231,7 +238,11 @@ fn claim_state_of(fd: BorrowedFd<'_>) -> io::Result<ClaimState> {
 }
 
 /// Removes `name` if it is still the file `expected`.
-pub(crate) fn remove_if_same(dir: BorrowedFd<'_>, name: &str, expected: &FileInfo) -> io::Result<()> {
+pub(crate) fn remove_if_same(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    expected: &FileInfo,
+) -> io::Result<()> {
     match fs::stat_at(dir, name) {
         Ok(now) if now.same_file(expected) => fs::remove_at(dir, name),
         _ => Ok(()),
@@ -289,7 +300,9 @@ pub(crate) fn claim_token(dir: &PipeDir, slot: u32) -> io::Result<Option<u64>> {
     };
     let text = fs::read_all(fd.as_fd())?;
     let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    Ok(std::str::from_utf8(first).ok().and_then(|s| u64::from_str_radix(s, 16).ok()))
+    Ok(std::str::from_utf8(first)
+        .ok()
+        .and_then(|s| u64::from_str_radix(s, 16).ok()))
 }
 
 /// A token no other client will pick: a hash of the pid, the time and a

@@ -54,7 +54,13 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(data: OwnedFd, ctl: OwnedFd, message_pipe: bool, end: PipeEnd, peer: PeerCred) -> Conn {
+    pub fn new(
+        data: OwnedFd,
+        ctl: OwnedFd,
+        message_pipe: bool,
+        end: PipeEnd,
+        peer: PeerCred,
+    ) -> Conn {
         Conn {
             data,
             ctl,
@@ -70,10 +76,6 @@ impl Conn {
 
     pub fn peer(&self) -> PeerCred {
         self.peer
-    }
-
-    pub fn data_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.data.as_fd()
     }
 
     /// Reads one message (message read mode) or some bytes (byte read mode).
@@ -107,7 +109,9 @@ impl Conn {
                 Ok(0) => return Err(self.ended(false)),
                 Ok(n) => return Ok(MessageRead::Complete(n)),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(Error::WouldBlock),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(Error::WouldBlock)
+                }
                 Err(e) => return Err(self.io_error(e, false)),
             }
         }
@@ -118,7 +122,10 @@ impl Conn {
         loop {
             {
                 let mut assembled = lock(&self.buffered);
-                if let Some(out) = assembled.read(buf, proto::ReadMode::Message).map_err(Error::from)? {
+                if let Some(out) = assembled
+                    .read(buf, proto::ReadMode::Message)
+                    .map_err(Error::from)?
+                {
                     return Ok(outcome(out));
                 }
                 if !assembled.is_empty() {
@@ -134,7 +141,11 @@ impl Conn {
                 Ok(HEADER_LEN) => {
                     let len = proto::decode_header(header);
                     if len > proto::MAX_MESSAGE_LEN {
-                        return Err(proto::ProtoError::MessageTooLarge { len, max: proto::MAX_MESSAGE_LEN }.into());
+                        return Err(proto::ProtoError::MessageTooLarge {
+                            len,
+                            max: proto::MAX_MESSAGE_LEN,
+                        }
+                        .into());
                     }
                     if len <= buf.len() && self.try_exact_read(&mut buf[..len], nowait)? {
                         return Ok(MessageRead::Complete(len));
@@ -144,7 +155,9 @@ impl Conn {
                 }
                 Ok(0) => return Err(self.ended(false)),
                 Ok(_) => self.wait_readable(nowait)?,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.wait_readable(nowait)?,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.wait_readable(nowait)?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e, false)),
             }
@@ -155,14 +168,16 @@ impl Conn {
     /// socket. Returns false (having consumed nothing) otherwise.
     fn try_exact_read(&self, payload: &mut [u8], nowait: bool) -> Result<bool> {
         let want = HEADER_LEN + payload.len();
-        let available = socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let available =
+            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
         if available < want {
             return Ok(false);
         }
         let mut header = [0u8; HEADER_LEN];
         let got = {
             let mut iov = [IoSliceMut::new(&mut header), IoSliceMut::new(payload)];
-            socket::recv_vectored(self.data.as_fd(), &mut iov, nowait).map_err(|e| self.io_error(e, false))?
+            socket::recv_vectored(self.data.as_fd(), &mut iov, nowait)
+                .map_err(|e| self.io_error(e, false))?
         };
         if got == want {
             return Ok(true);
@@ -170,7 +185,12 @@ impl Conn {
         // Only this reader consumes, and the bytes were there: a short read
         // cannot happen, but if it does, keep the bytes, never lose them.
         let mut assembled = lock(&self.buffered);
-        let part = header.iter().chain(payload.iter()).take(got).copied().collect::<Vec<_>>();
+        let part = header
+            .iter()
+            .chain(payload.iter())
+            .take(got)
+            .copied()
+            .collect::<Vec<_>>();
         assembled.spare(part.len())[..part.len()].copy_from_slice(&part);
         assembled.commit(part.len());
         Ok(false)
@@ -251,7 +271,8 @@ impl Conn {
 
     /// PeekNamedPipe: copies without consuming. Never blocks.
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
-        let queued = socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let queued =
+            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
         let mut raw = vec![0u8; queued];
         let got = if queued > 0 {
             match socket::peek(self.data.as_fd(), &mut raw) {
@@ -266,7 +287,11 @@ impl Conn {
         if !self.message_pipe {
             let copied = got.min(buf.len());
             buf[..copied].copy_from_slice(&raw[..copied]);
-            return Ok(PeekInfo { copied, total_available: got, left_in_message: 0 });
+            return Ok(PeekInfo {
+                copied,
+                total_available: got,
+                left_in_message: 0,
+            });
         }
         let mut view = lock(&self.buffered).clone();
         view.spare(raw.len())[..raw.len()].copy_from_slice(&raw);
@@ -281,7 +306,8 @@ impl Conn {
 
     /// Bytes waiting to be read, in the socket and assembled.
     pub fn unread(&self) -> Result<usize> {
-        let queued = socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let queued =
+            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
         Ok(queued + lock(&self.buffered).buffered_payload())
     }
 
@@ -327,7 +353,9 @@ impl Conn {
     fn io_error(&self, e: std::io::Error, writing: bool) -> Error {
         use std::io::ErrorKind as K;
         match e.kind() {
-            K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => self.ended(writing),
+            K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
+                self.ended(writing)
+            }
             _ => Error::Io(e),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -93,7 +93,12 @@ pub(crate) fn make_dir(path: &Path, mode: u32) -> io::Result<bool> {
 
 /// `fchmodat(dir, name, mode)`.
 pub(crate) fn chmod_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
-    Ok(rfs::chmodat(dir, name, Mode::from_raw_mode(mode), AtFlags::empty())?)
+    Ok(rfs::chmodat(
+        dir,
+        name,
+        Mode::from_raw_mode(mode),
+        AtFlags::empty(),
+    )?)
 }
 
 /// `openat(dir, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode)`: a new
@@ -162,7 +167,11 @@ pub(crate) fn remove_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<FileInfo> {
-    Ok(FileInfo::from_stat(rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?))
+    Ok(FileInfo::from_stat(rfs::statat(
+        dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?))
 }
 
 /// `lstat(path)`.
@@ -173,11 +182,6 @@ pub(crate) fn stat_path(path: &Path) -> io::Result<FileInfo> {
 /// `fstat(fd)`.
 pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
     Ok(FileInfo::from_stat(rfs::fstat(fd)?))
-}
-
-/// `chmod(path, mode)`.
-pub(crate) fn chmod_path(path: &Path, mode: u32) -> io::Result<()> {
-    Ok(rfs::chmod(path, Mode::from_raw_mode(mode))?)
 }
 
 /// `flock(fd, LOCK_EX)`: waits for the exclusive lock. The lock belongs to
@@ -195,6 +199,7 @@ pub(crate) fn lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// `flock(fd, LOCK_EX | LOCK_NB)`: true if the lock was taken.
+#[cfg(test)]
 pub(crate) fn try_lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
     try_flock(fd, FlockOperation::NonBlockingLockExclusive)
 }
@@ -221,7 +226,12 @@ pub(crate) fn unlock(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// The names in a directory, without `.` and `..`.
 pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
-    let fd = rfs::openat(dir, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rfs::openat(
+        dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut entries = rfs::Dir::new(fd)?;
     for entry in &mut entries {
         let entry = entry?;
@@ -289,11 +299,21 @@ pub(crate) enum AclEntry {
 /// # References
 /// - [acl(5)](https://man7.org/linux/man-pages/man5/acl.5.html)
 /// - [setxattr(2)](https://man7.org/linux/man-pages/man2/setxattr.2.html)
-pub(crate) fn set_acl_at(dir: BorrowedFd<'_>, name: &str, mode: u32, entries: &[AclEntry]) -> io::Result<()> {
+pub(crate) fn set_acl_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    mode: u32,
+    entries: &[AclEntry],
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let blob = acl_blob(mode, entries);
     let path = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), name);
-    match rfs::lsetxattr(path.as_str(), "system.posix_acl_access", &blob, rfs::XattrFlags::empty()) {
+    match rfs::lsetxattr(
+        path.as_str(),
+        "system.posix_acl_access",
+        &blob,
+        rfs::XattrFlags::empty(),
+    ) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::OPNOTSUPP) => Err(io::ErrorKind::Unsupported.into()),
         Err(e) => Err(e.into()),
@@ -363,20 +383,10 @@ pub(crate) fn identity() -> Identity {
     }
 }
 
-/// Whether a process of this id exists (`kill(pid, 0)` semantics via
-/// `/proc`), for reports only; liveness decisions use locks.
-pub(crate) fn process_exists(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Borrow helper for call sites holding an `OwnedFd`.
-pub(crate) fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
-    fd.as_fd()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn acl_blob_has_the_kernel_layout() {

@@ -10,6 +10,6 @@
 
 pub(crate) mod fs;
 pub(crate) mod inotify;
-pub(crate) mod socket;
 pub(crate) mod pipe;
 pub(crate) mod signal;
+pub(crate) mod socket;

@@ -9,14 +9,13 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::event::{epoll, poll, PollFd, PollFlags, Timespec};
 use rustix::net::{
-    self, AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
-    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, Shutdown, SocketAddrUnix, SocketFlags,
-    SocketType,
+    self, AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, Shutdown, SocketAddrUnix, SocketFlags, SocketType,
 };
 
 /// The process and user on the other end of a socket.
@@ -134,35 +133,55 @@ pub(crate) fn send_vectored(
     nonblocking: bool,
 ) -> io::Result<usize> {
     let mut control = SendAncillaryBuffer::default();
-    Ok(net::sendmsg(fd, iov, &mut control, send_flags(nonblocking))?)
+    Ok(net::sendmsg(
+        fd,
+        iov,
+        &mut control,
+        send_flags(nonblocking),
+    )?)
 }
 
 /// `sendmsg` of `buf` with one file descriptor attached (`SCM_RIGHTS`).
 ///
 /// # References
 /// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html), "Ancillary messages"
-pub(crate) fn send_with_fd(fd: BorrowedFd<'_>, buf: &[u8], attach: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn send_with_fd(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    attach: BorrowedFd<'_>,
+) -> io::Result<()> {
     let fds = [attach];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     control.push(SendAncillaryMessage::ScmRights(&fds));
     let sent = net::sendmsg(fd, &[IoSlice::new(buf)], &mut control, SendFlags::NOSIGNAL)?;
     if sent != buf.len() {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "short handshake write"));
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short handshake write",
+        ));
     }
     Ok(())
 }
 
 /// `recvmsg` of exactly `buf.len()` bytes (waiting for all of them), taking
 /// at most one attached file descriptor. Returns the descriptor if one came.
-pub(crate) fn recv_exact_with_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<OwnedFd>> {
+pub(crate) fn recv_exact_with_fd(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<Option<OwnedFd>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut received = None;
     let mut filled = 0;
     while filled < buf.len() {
         let mut iov = [IoSliceMut::new(&mut buf[filled..])];
-        let msg = net::recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC | RecvFlags::WAITALL)?;
+        let msg = net::recvmsg(
+            fd,
+            &mut iov,
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::WAITALL,
+        )?;
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(fds) = message {
                 for fd in fds {
@@ -181,7 +200,11 @@ pub(crate) fn recv_exact_with_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Resu
 
 /// `recv(fd, buf)`, with `MSG_DONTWAIT` when `nonblocking`.
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], nonblocking: bool) -> io::Result<usize> {
-    let flags = if nonblocking { RecvFlags::DONTWAIT } else { RecvFlags::empty() };
+    let flags = if nonblocking {
+        RecvFlags::DONTWAIT
+    } else {
+        RecvFlags::empty()
+    };
     Ok(net::recv(fd, buf, flags)?.0)
 }
 
@@ -198,7 +221,11 @@ pub(crate) fn recv_vectored(
     iov: &mut [IoSliceMut<'_>],
     nonblocking: bool,
 ) -> io::Result<usize> {
-    let flags = if nonblocking { RecvFlags::DONTWAIT } else { RecvFlags::empty() };
+    let flags = if nonblocking {
+        RecvFlags::DONTWAIT
+    } else {
+        RecvFlags::empty()
+    };
     let mut control = RecvAncillaryBuffer::default();
     Ok(net::recvmsg(fd, iov, &mut control, flags)?.bytes)
 }
@@ -230,7 +257,10 @@ pub(crate) fn unread_outgoing(fd: BorrowedFd<'_>) -> io::Result<usize> {
     // SAFETY: SIOCOUTQ takes a pointer to a c_int and writes one c_int, which
     // is what `Getter<_, c_int>` provides.
     let queued = unsafe {
-        rustix::ioctl::ioctl(fd, rustix::ioctl::Getter::<SIOCOUTQ, std::ffi::c_int>::new())?
+        rustix::ioctl::ioctl(
+            fd,
+            rustix::ioctl::Getter::<SIOCOUTQ, std::ffi::c_int>::new(),
+        )?
     };
     Ok(queued.max(0) as usize)
 }
@@ -241,20 +271,10 @@ pub(crate) fn set_send_buffer(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()
     Ok(net::sockopt::set_socket_send_buffer_size(fd, bytes)?)
 }
 
-/// `getsockopt(SO_SNDBUF)`.
-pub(crate) fn send_buffer(fd: BorrowedFd<'_>) -> io::Result<usize> {
-    Ok(net::sockopt::socket_send_buffer_size(fd)?)
-}
-
 /// `poll` one descriptor for reading (or hang-up), up to `timeout`
 /// (`None` waits forever). Returns false on timeout.
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
     wait_for(fd, PollFlags::IN, timeout)
-}
-
-/// `poll` one descriptor for writing (or hang-up).
-pub(crate) fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    wait_for(fd, PollFlags::OUT, timeout)
 }
 
 fn wait_for(fd: BorrowedFd<'_>, flags: PollFlags, timeout: Option<Duration>) -> io::Result<bool> {
@@ -300,7 +320,10 @@ pub(crate) fn wait_drained(fd: BorrowedFd<'_>) -> io::Result<()> {
         events.clear();
         match epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), None) {
             Ok(_) => {
-                if events.iter().any(|e| { let flags = e.flags; flags.contains(epoll::EventFlags::HUP) }) {
+                if events.iter().any(|e| {
+                    let flags = e.flags;
+                    flags.contains(epoll::EventFlags::HUP)
+                }) {
                     return Err(io::ErrorKind::BrokenPipe.into());
                 }
             }
@@ -318,14 +341,10 @@ fn send_flags(nonblocking: bool) -> SendFlags {
     }
 }
 
-/// Borrows an owned descriptor, for call sites that hold `OwnedFd`s.
-pub(crate) fn fd(owned: &OwnedFd) -> BorrowedFd<'_> {
-    owned.as_fd()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn unread_outgoing_falls_to_zero_when_the_peer_reads() {
@@ -363,7 +382,9 @@ mod tests {
         let (x, y) = seqpacket_pair().unwrap();
         send_with_fd(a.as_fd(), b"abcd", x.as_fd()).unwrap();
         let mut buf = [0; 4];
-        let got = recv_exact_with_fd(b.as_fd(), &mut buf).unwrap().expect("an fd");
+        let got = recv_exact_with_fd(b.as_fd(), &mut buf)
+            .unwrap()
+            .expect("an fd");
         assert_eq!(&buf, b"abcd");
         net::send(&got, b"!", SendFlags::empty()).unwrap();
         let mut one = [0; 1];

@@ -1,0 +1,319 @@
+//! The client end: opening a pipe by name (CreateFile), waiting for a free
+//! instance (WaitNamedPipe), and one-shot calls (CallNamedPipe).
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::name::{NameKind, PipeName};
+use crate::namespace::{sock_name, Claim, ClaimState, PipeDir, PipeMeta};
+use crate::pipe::conn::Conn;
+use crate::pipe::endpoint::{impl_pipe_io, Endpoint};
+use crate::pipe::server::to_credentials;
+use crate::pipe::{
+    ClientOptions, Credentials, MessageRead, PipeEnd, PipeMode, ReadMode, WaitTimeout,
+};
+use crate::proto::{ClientAccess, Hello};
+use crate::sys::fs;
+use crate::sys::inotify::DirWatch;
+use crate::sys::socket;
+use crate::{Error, Result};
+
+/// The client end of a named pipe, connected to one server instance.
+///
+/// All methods take `&self`, and the handle is `Send + Sync`: one thread can
+/// block in a read while another writes, peeks or flushes. Dropping it
+/// closes the connection (`CloseHandle`): the server reads what was written,
+/// then gets [`Error::BrokenPipe`].
+#[derive(Debug)]
+pub struct NamedPipeClient {
+    pub(crate) endpoint: Endpoint,
+    conn: Arc<Conn>,
+    dir: PipeDir,
+}
+
+impl_pipe_io!(NamedPipeClient);
+impl_pipe_io!(crate::NamedPipeServer);
+
+impl NamedPipeClient {
+    /// The server's kernel credentials, read when the connection was made.
+    pub fn server_credentials(&self) -> Result<Credentials> {
+        Ok(to_credentials(self.conn.peer()))
+    }
+
+    /// The server's process id (`GetNamedPipeServerProcessId`).
+    #[doc(alias = "GetNamedPipeServerProcessId")]
+    pub fn server_process_id(&self) -> Result<u32> {
+        Ok(self.conn.peer().pid)
+    }
+
+    /// This process's id (`GetNamedPipeClientProcessId` on the client end).
+    #[doc(alias = "GetNamedPipeClientProcessId")]
+    pub fn client_process_id(&self) -> Result<u32> {
+        Ok(std::process::id())
+    }
+
+    pub(crate) fn connection(&self) -> Result<Arc<Conn>> {
+        Ok(Arc::clone(&self.conn))
+    }
+
+    pub(crate) fn current_instances(&self) -> Result<u32> {
+        Ok(self.dir.live_instances()?.len() as u32)
+    }
+}
+
+impl crate::NamedPipeServer {
+    pub(crate) fn connection(&self) -> Result<Arc<Conn>> {
+        self.current()
+    }
+
+    pub(crate) fn current_instances(&self) -> Result<u32> {
+        self.live_instance_count()
+    }
+}
+
+impl ClientOptions {
+    /// Connects to a free instance of the pipe `name` (`CreateFile` on
+    /// `\\.\pipe\NAME`). Does not wait: see [`wait`](Self::wait).
+    ///
+    /// # Errors
+    /// - [`Error::FileNotFound`]: no instance of the name exists.
+    /// - [`Error::PipeBusy`]: every instance is connected to a client.
+    /// - [`Error::AccessDenied`]: this user may not connect, the access
+    ///   asked for does not fit the pipe's direction, or the server is not
+    ///   the required user.
+    /// - [`Error::InvalidParameter`]: message read mode on a byte-type pipe.
+    /// - [`Error::BadPathname`]: not a pipe name, or a remote one.
+    ///
+    /// ```
+    /// # let root = npipe::doc_support::TempRoot::new()?;
+    /// let err = npipe::ClientOptions::new().root(root.path()).open(r"\\.\pipe\doc-nobody").unwrap_err();
+    /// assert_eq!(err.win32_code(), npipe::win32::ERROR_FILE_NOT_FOUND);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "CreateFile")]
+    pub fn open(&self, name: impl AsRef<str>) -> Result<NamedPipeClient> {
+        let name = parse_local(name.as_ref())?;
+        let (dir, meta) = self.find(&name)?;
+        self.check_allowed(&name, &meta)?;
+        let live = dir.live_instances()?;
+        if live.is_empty() {
+            return Err(Error::FileNotFound {
+                name: name.to_string(),
+            });
+        }
+        let me = fs::identity();
+        for instance in live.iter().filter(|i| i.listening) {
+            match instance.claim {
+                ClaimState::Free => {}
+                ClaimState::Stale => dir.remove_stale_claim(instance.slot)?,
+                ClaimState::InProgress | ClaimState::Connected => continue,
+            }
+            let Some(claim) = Claim::try_take(&dir, instance.slot, me.pid)? else {
+                continue;
+            };
+            let data = match socket::connect_at(dir.as_fd(), &sock_name(instance.slot)) {
+                Ok(data) => data,
+                Err(e) => {
+                    // The instance stopped listening (closed, or its server
+                    // died): give the claim back and try the next one.
+                    claim.release(&dir, instance.slot)?;
+                    if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        return Err(self.denied(&name, "the pipe's permissions exclude you"));
+                    }
+                    continue;
+                }
+            };
+            let (ctl_mine, ctl_theirs) = socket::seqpacket_pair()?;
+            let hello = Hello::new(
+                ClientAccess {
+                    read: self.read,
+                    write: self.write,
+                },
+                claim.token,
+            );
+            if socket::send_with_fd(data.as_fd(), &hello.encode(), ctl_theirs.as_fd()).is_err() {
+                claim.release(&dir, instance.slot)?;
+                continue;
+            }
+            claim.mark_connected()?;
+            let peer = socket::peer_credentials(data.as_fd())?;
+            if let Some(uid) = self.require_server_uid {
+                if peer.uid != uid {
+                    return Err(self.denied(
+                        &name,
+                        &format!("the server runs as uid {}, not {uid}", peer.uid),
+                    ));
+                }
+            }
+            if meta.in_buffer > 0 {
+                let _ = socket::set_send_buffer(data.as_fd(), meta.in_buffer as usize);
+            }
+            let message = meta.pipe_mode == PipeMode::Message;
+            let conn = Arc::new(Conn::new(data, ctl_mine, message, PipeEnd::Client, peer));
+            let endpoint = Endpoint::new(name, PipeEnd::Client, meta, self.read_mode, self.nowait)
+                .with_access(self.read, self.write);
+            return Ok(NamedPipeClient {
+                endpoint,
+                conn,
+                dir,
+            });
+        }
+        Err(Error::PipeBusy {
+            name: name.to_string(),
+        })
+    }
+
+    /// Waits until an instance of the pipe `name` is free to connect to
+    /// (`WaitNamedPipe`), sleeping on directory notifications (inotify), not
+    /// polling. A free instance is not reserved: another client may take it
+    /// first, so [`open`](Self::open) can still give
+    /// [`Error::PipeBusy`]; loop on both.
+    ///
+    /// # Errors
+    /// - [`Error::FileNotFound`]: no instance exists (returned at once,
+    ///   whatever the time-out, as on Windows).
+    /// - [`Error::Timeout`] (`ERROR_SEM_TIMEOUT`): none became free in time.
+    #[doc(alias = "WaitNamedPipe")]
+    pub fn wait(&self, name: impl AsRef<str>, timeout: impl Into<WaitTimeout>) -> Result<()> {
+        let name = parse_local(name.as_ref())?;
+        let (dir, meta) = self.find(&name)?;
+        let limit = match timeout.into() {
+            WaitTimeout::Forever => None,
+            WaitTimeout::Default => Some(Duration::from_millis(meta.default_timeout_ms)),
+            WaitTimeout::Duration(d) => Some(d),
+        };
+        let deadline = limit.map(|d| Instant::now() + d);
+        let watch = DirWatch::new(dir.as_fd())?;
+        loop {
+            // The watch was set before this look, so a change after it wakes
+            // the wait below.
+            let live = dir.live_instances()?;
+            if live.is_empty() {
+                return Err(Error::FileNotFound {
+                    name: name.to_string(),
+                });
+            }
+            if live
+                .iter()
+                .any(|i| i.listening && matches!(i.claim, ClaimState::Free | ClaimState::Stale))
+            {
+                return Ok(());
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(Error::Timeout),
+                },
+            };
+            watch.wait(remaining)?;
+        }
+    }
+
+    /// Connects, sends one message, reads one reply and closes
+    /// (`CallNamedPipe`). Waits up to `timeout` for a free instance.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), [`wait`](Self::wait) and
+    /// [`NamedPipeClient::transact`].
+    #[doc(alias = "CallNamedPipe")]
+    pub fn call(
+        &self,
+        name: impl AsRef<str>,
+        input: &[u8],
+        output: &mut [u8],
+        timeout: impl Into<WaitTimeout>,
+    ) -> Result<MessageRead> {
+        let name = name.as_ref();
+        let timeout = timeout.into();
+        let start = Instant::now();
+        let mut options = self.clone();
+        options.read_mode(ReadMode::Message).nowait(false);
+        let client = loop {
+            match options.open(name) {
+                Err(Error::PipeBusy { .. }) => {
+                    let left = match timeout {
+                        WaitTimeout::Duration(d) => {
+                            WaitTimeout::Duration(d.saturating_sub(start.elapsed()))
+                        }
+                        other => other,
+                    };
+                    self.wait(name, left)?;
+                }
+                other => break other?,
+            }
+        };
+        client.transact(input, output)
+    }
+
+    fn find(&self, name: &PipeName) -> Result<(PipeDir, PipeMeta)> {
+        let dir = self.ns().open_pipe_dir(name)?;
+        let meta = dir
+            .read_meta()?
+            .filter(|meta| meta.key == name.key())
+            .ok_or_else(|| Error::FileNotFound {
+                name: name.to_string(),
+            })?;
+        Ok((dir, meta))
+    }
+
+    /// The checks a client can make before connecting, so it gets a clear
+    /// error; the kernel (file permissions) and the server (peer
+    /// credentials) enforce them again.
+    fn check_allowed(&self, name: &PipeName, meta: &PipeMeta) -> Result<()> {
+        if self.read && !meta.access.server_writes() {
+            return Err(self.denied(name, "the pipe is inbound: clients may only write"));
+        }
+        if self.write && !meta.access.server_reads() {
+            return Err(self.denied(name, "the pipe is outbound: clients may only read"));
+        }
+        if !self.read && !self.write {
+            return Err(Error::InvalidParameter {
+                reason: "open for reading, writing or both".into(),
+            });
+        }
+        if self.read_mode == ReadMode::Message && meta.pipe_mode == PipeMode::Byte {
+            return Err(Error::InvalidParameter {
+                reason: "message read mode needs a message-type pipe".into(),
+            });
+        }
+        let me = fs::identity();
+        if !meta.allow.permits_identity(meta.owner_uid, &me) {
+            return Err(self.denied(name, &format!("uid {} is not allowed to connect", me.uid)));
+        }
+        if let Some(uid) = self.require_server_uid {
+            if meta.owner_uid != uid {
+                return Err(self.denied(
+                    name,
+                    &format!("the pipe belongs to uid {}, not {uid}", meta.owner_uid),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn denied(&self, name: &PipeName, reason: &str) -> Error {
+        Error::AccessDenied {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn parse_local(name: &str) -> Result<PipeName> {
+    let name = PipeName::parse(name)?;
+    if name.kind() != NameKind::Pipe {
+        return Err(Error::BadPathname {
+            name: name.to_string(),
+            reason: "not a pipe name".into(),
+        });
+    }
+    if !name.is_local() {
+        return Err(Error::BadPathname {
+            name: name.to_string(),
+            reason: r"remote pipes (\\host\pipe\NAME) are reached through npiped, which this build does not include yet".into(),
+        });
+    }
+    Ok(name)
+}

@@ -1,0 +1,20 @@
+//! Named pipes: the server end, the client end, and the builders.
+//!
+//! `conn` drives one connected instance over the protocol core;
+//! `endpoint` holds what both ends share; `server` and `client` do the
+//! rendezvous in the namespace.
+
+mod client;
+mod conn;
+pub(crate) mod endpoint;
+mod options;
+mod server;
+mod types;
+
+pub use client::NamedPipeClient;
+pub use options::{ClientOptions, ServerOptions};
+pub use server::NamedPipeServer;
+pub use types::{
+    Access, Credentials, MessageRead, PeekInfo, PipeEnd, PipeInfo, PipeMode, ReadMode, WaitTimeout,
+    DEFAULT_TIMEOUT, PIPE_UNLIMITED_INSTANCES,
+};

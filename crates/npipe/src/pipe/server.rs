@@ -1,0 +1,541 @@
+//! The server end: one named pipe instance (CreateNamedPipe,
+//! ConnectNamedPipe, DisconnectNamedPipe).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use crate::name::{NameKind, PipeName};
+use crate::namespace::{
+    alive_name, claim_name, claim_token, sock_name, Namespace, PipeDir, PipeMeta, MAX_SLOTS,
+};
+use crate::pipe::conn::{lock, Conn};
+use crate::pipe::endpoint::Endpoint;
+use crate::pipe::{Access, Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
+use crate::proto::{Hello, HELLO_LEN};
+use crate::sys::fs::{self, AclEntry};
+use crate::sys::socket;
+use crate::{Error, Result};
+
+/// Backlog of an instance's listening socket: room for a few dead
+/// connections of clients killed mid-connect next to the one live one.
+const BACKLOG: i32 = 8;
+
+/// How long the server waits for a connected client's hello before it
+/// drops the connection as dead.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One instance of a named pipe, server side.
+///
+/// Created listening: a client can connect at once, before
+/// [`connect`](Self::connect) is called. After [`disconnect`](Self::disconnect)
+/// the instance serves the next client once `connect` is called again.
+/// Dropping it closes the instance (`CloseHandle`): a connected client gets
+/// [`Error::BrokenPipe`].
+///
+/// All methods take `&self`; the instance is `Send + Sync`, so one thread
+/// can block in a read while another writes, peeks, flushes or disconnects.
+///
+/// ```
+/// use std::io::Write;
+/// # let root = npipe::doc_support::TempRoot::new()?;
+/// let name = r"\\.\pipe\doc-server";
+/// let server = npipe::ServerOptions::new().root(root.path()).create(name)?;
+/// let client = npipe::ClientOptions::new().root(root.path()).open(name)?;
+/// server.connect()?; // the client came first: returns at once
+/// (&server).write_all(b"hi")?;
+/// let mut buf = [0; 2];
+/// std::io::Read::read_exact(&mut &client, &mut buf)?;
+/// assert_eq!(&buf, b"hi");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct NamedPipeServer {
+    pub(crate) endpoint: Endpoint,
+    instance: Instance,
+    phase: Mutex<Phase>,
+}
+
+/// The files and locks of this instance in the namespace.
+#[derive(Debug)]
+struct Instance {
+    ns: Namespace,
+    dir: PipeDir,
+    slot: u32,
+    meta: PipeMeta,
+    /// Held locked for the instance's life: it is what says "alive".
+    _alive: OwnedFd,
+    sock_mode: u32,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Listening(Arc<OwnedFd>),
+    Connected { conn: Arc<Conn>, token: u64 },
+    Disconnected,
+}
+
+impl ServerOptions {
+    /// Creates an instance of the named pipe `name` (`\\.\pipe\NAME`) and
+    /// starts listening (`CreateNamedPipe`).
+    ///
+    /// # Errors
+    /// - [`Error::BadPathname`]: not a local pipe name.
+    /// - [`Error::InvalidParameter`]: an option out of range (0 or more than
+    ///   255 instances, no access direction, message read mode on a byte pipe).
+    /// - [`Error::PipeBusy`]: the name's instance limit is reached.
+    /// - [`Error::AccessDenied`]: `first_pipe_instance` and an instance
+    ///   exists; the existing instances have another type, access or limit;
+    ///   or another user owns the name.
+    #[doc(alias = "CreateNamedPipe")]
+    pub fn create(&self, name: impl AsRef<str>) -> Result<NamedPipeServer> {
+        let name = PipeName::parse(name.as_ref())?;
+        if name.kind() != NameKind::Pipe || !name.is_local() {
+            return Err(Error::BadPathname {
+                name: name.to_string(),
+                reason: r"a server creates local pipes: \\.\pipe\NAME".into(),
+            });
+        }
+        let access = self.access().ok_or_else(|| Error::InvalidParameter {
+            reason: "a pipe needs inbound or outbound access, or both".into(),
+        })?;
+        if !(1..=MAX_SLOTS).contains(&self.max_instances) {
+            return Err(Error::InvalidParameter {
+                reason: format!(
+                    "max_instances is {}; it must be 1 to 255",
+                    self.max_instances
+                ),
+            });
+        }
+        let read_mode = self.effective_read_mode();
+        if read_mode == ReadMode::Message && self.pipe_mode == PipeMode::Byte {
+            return Err(Error::InvalidParameter {
+                reason: "message read mode needs a message-type pipe".into(),
+            });
+        }
+        let me = fs::identity();
+        let meta = PipeMeta {
+            name: name.to_string(),
+            key: name.key().to_string(),
+            pipe_mode: self.pipe_mode,
+            access,
+            max_instances: self.max_instances,
+            in_buffer: self.in_buffer_size,
+            out_buffer: self.out_buffer_size,
+            default_timeout_ms: self.default_timeout.as_millis() as u64,
+            owner_uid: me.uid,
+            reject_remote: self.reject_remote_clients,
+            allow: self.allow.clone(),
+        };
+        let instance = Instance::create(self.ns(), &name, meta, self.first_pipe_instance, me.uid)?;
+        let listener = instance.listen()?;
+        let endpoint = Endpoint::new(
+            name,
+            PipeEnd::Server,
+            instance.meta.clone(),
+            read_mode,
+            self.nowait,
+        );
+        Ok(NamedPipeServer {
+            endpoint,
+            instance,
+            phase: Mutex::new(Phase::Listening(Arc::new(listener))),
+        })
+    }
+}
+
+impl NamedPipeServer {
+    /// Waits for a client to connect (`ConnectNamedPipe`). Returns at once if
+    /// a client connected since the instance began listening (Windows'
+    /// `ERROR_PIPE_CONNECTED`, folded into `Ok` as tokio does). After a
+    /// [`disconnect`](Self::disconnect), listens again first.
+    ///
+    /// # Errors
+    /// - [`Error::PipeListening`]: non-blocking mode and no client yet.
+    #[doc(alias = "ConnectNamedPipe")]
+    pub fn connect(&self) -> Result<()> {
+        loop {
+            let listener = {
+                let mut phase = lock(&self.phase);
+                if let Phase::Disconnected = *phase {
+                    *phase = Phase::Listening(Arc::new(self.instance.listen()?));
+                    self.instance.clear_claim(None)?;
+                }
+                match &*phase {
+                    Phase::Connected { .. } => return Ok(()),
+                    Phase::Listening(listener) => Arc::clone(listener),
+                    Phase::Disconnected => unreachable!("set to listening above"),
+                }
+            };
+            if self.try_accept(&listener)? {
+                return Ok(());
+            }
+            if self.endpoint.nowait() {
+                return Err(Error::PipeListening);
+            }
+            // Wait without holding the phase lock, so other threads can
+            // disconnect or query the instance meanwhile.
+            socket::wait_readable(listener.as_fd(), None)?;
+        }
+    }
+
+    /// Ends the connection with the current client (`DisconnectNamedPipe`).
+    /// Unread data in both directions is discarded, and the client's next
+    /// operation fails with [`Error::PipeNotConnected`]. Call
+    /// [`connect`](Self::connect) to serve the next client. Flush first to
+    /// make sure the client has read everything.
+    ///
+    /// Disconnecting an instance that has no client stops it listening.
+    #[doc(alias = "DisconnectNamedPipe")]
+    pub fn disconnect(&self) -> Result<()> {
+        let mut phase = lock(&self.phase);
+        match std::mem::replace(&mut *phase, Phase::Disconnected) {
+            Phase::Connected { conn, token } => {
+                conn.disconnect();
+                self.instance.clear_claim(Some(token))?;
+            }
+            Phase::Listening(listener) => {
+                // A client may be queued without having been accepted: tell
+                // it too, so it sees "not connected" rather than a reset.
+                while let Ok(data) = socket::accept(listener.as_fd()) {
+                    if let Some((_, ctl)) = read_hello(&data) {
+                        Conn::new(data, ctl, false, PipeEnd::Server, zero_cred()).disconnect();
+                    }
+                }
+                self.instance.stop_listening()?;
+                self.instance.clear_claim(None)?;
+            }
+            Phase::Disconnected => {}
+        }
+        Ok(())
+    }
+
+    /// Whether a client is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.current().is_ok()
+    }
+
+    /// The connected client's kernel credentials (`SO_PEERCRED`): the Linux
+    /// counterpart of `ImpersonateNamedPipeClient`, which on Windows lets
+    /// the server act as the client; here the server learns who it is.
+    #[doc(alias = "ImpersonateNamedPipeClient")]
+    #[doc(alias = "GetNamedPipeClientProcessId")]
+    pub fn client_credentials(&self) -> Result<Credentials> {
+        Ok(to_credentials(self.current()?.peer()))
+    }
+
+    /// The connected client's process id (`GetNamedPipeClientProcessId`).
+    pub fn client_process_id(&self) -> Result<u32> {
+        Ok(self.client_credentials()?.pid)
+    }
+
+    /// This process's id (`GetNamedPipeServerProcessId` on the server end).
+    #[doc(alias = "GetNamedPipeServerProcessId")]
+    pub fn server_process_id(&self) -> Result<u32> {
+        Ok(std::process::id())
+    }
+
+    pub(crate) fn live_instance_count(&self) -> Result<u32> {
+        Ok(self.instance.dir.live_instances()?.len() as u32)
+    }
+
+    /// The connection to the current client, accepting a queued one first.
+    pub(crate) fn current(&self) -> Result<Arc<Conn>> {
+        let listener = {
+            let phase = lock(&self.phase);
+            match &*phase {
+                Phase::Connected { conn, .. } => return Ok(Arc::clone(conn)),
+                Phase::Disconnected => return Err(Error::PipeNotConnected),
+                Phase::Listening(listener) => Arc::clone(listener),
+            }
+        };
+        if self.try_accept(&listener)? {
+            return self.current();
+        }
+        Err(Error::PipeListening)
+    }
+
+    /// Takes the client queued on `listener`, if any, after checking its
+    /// hello, claim token and credentials. Dead or unauthorized connections
+    /// are dropped and the instance keeps listening.
+    fn try_accept(&self, listener: &Arc<OwnedFd>) -> Result<bool> {
+        loop {
+            let data = match socket::accept(listener.as_fd()) {
+                Ok(data) => data,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let Some((hello, ctl)) = read_hello(&data) else {
+                continue;
+            };
+            // Only the client holding the current claim may connect; others
+            // are leftovers of clients that died mid-connect.
+            if claim_token(&self.instance.dir, self.instance.slot)? != Some(hello.token) {
+                continue;
+            }
+            let peer = socket::peer_credentials(data.as_fd())?;
+            let meta = &self.instance.meta;
+            let allowed = meta.allow.permits(meta.owner_uid, peer.uid, peer.gid, &[]);
+            let access_ok = (!hello.access.read || meta.access.server_writes())
+                && (!hello.access.write || meta.access.server_reads());
+            if !allowed || !access_ok {
+                self.instance.clear_claim(Some(hello.token))?;
+                continue;
+            }
+            if meta.out_buffer > 0 {
+                let _ = socket::set_send_buffer(data.as_fd(), meta.out_buffer as usize);
+            }
+            let message = meta.pipe_mode == PipeMode::Message;
+            let conn = Arc::new(Conn::new(data, ctl, message, PipeEnd::Server, peer));
+            let mut phase = lock(&self.phase);
+            match &*phase {
+                // Another thread was quicker; this connection is a dead one.
+                Phase::Connected { .. } | Phase::Disconnected => return Ok(true),
+                Phase::Listening(current) if !Arc::ptr_eq(current, listener) => return Ok(true),
+                Phase::Listening(_) => {}
+            }
+            *phase = Phase::Connected {
+                conn,
+                token: hello.token,
+            };
+            self.instance.stop_listening()?;
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads a client's hello and its control socket; `None` for anything else
+/// (a dead client, a stranger speaking another protocol).
+fn read_hello(data: &OwnedFd) -> Option<(Hello, OwnedFd)> {
+    if !socket::wait_readable(data.as_fd(), Some(HELLO_TIMEOUT)).ok()? {
+        return None;
+    }
+    let mut bytes = [0u8; HELLO_LEN];
+    let ctl = socket::recv_exact_with_fd(data.as_fd(), &mut bytes).ok()??;
+    let hello = Hello::decode(&bytes).ok()?;
+    Some((hello, ctl))
+}
+
+fn zero_cred() -> socket::PeerCred {
+    socket::PeerCred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+pub(crate) fn to_credentials(p: socket::PeerCred) -> Credentials {
+    Credentials {
+        pid: p.pid,
+        uid: p.uid,
+        gid: p.gid,
+    }
+}
+
+impl Instance {
+    /// Claims a slot for a new instance of `name`, under the directory lock.
+    fn create(
+        ns: Namespace,
+        name: &PipeName,
+        mut meta: PipeMeta,
+        first: bool,
+        uid: u32,
+    ) -> Result<Instance> {
+        let (dir_mode, sock_mode, acl) = permissions(&meta);
+        loop {
+            let (dir, created) = ns.create_pipe_dir(name, dir_mode)?;
+            if created
+                && !acl.is_empty()
+                && fs::set_acl_at(dir.as_fd(), ".", dir_mode, &dir_acl(&acl)).is_err()
+            {
+                // No ACLs here: open the directory up; the server still
+                // checks every client's credentials.
+                fs::chmod_at(dir.as_fd(), ".", 0o777)?;
+            }
+            let Some(_lock) = dir.lock().map_err(|e| denied_or(e, name))? else {
+                continue;
+            };
+            let live = dir.sweep()?;
+            if live.is_empty() {
+                dir.write_meta(&meta).map_err(|e| denied_or(e, name))?;
+            } else {
+                let existing = dir.read_meta()?.ok_or_else(|| Error::Protocol {
+                    reason: format!("the meta file of {name} is unreadable"),
+                })?;
+                check_compatible(name, &existing, &meta, first, uid)?;
+                let max = existing.max_instances;
+                if max != crate::pipe::PIPE_UNLIMITED_INSTANCES && live.len() as u32 >= max {
+                    return Err(Error::PipeBusy {
+                        name: name.to_string(),
+                    });
+                }
+                meta = existing;
+            }
+            let Some(slot) = (0..MAX_SLOTS).find(|s| !live.contains(s)) else {
+                return Err(Error::PipeBusy {
+                    name: name.to_string(),
+                });
+            };
+            dir.remove_slot_files(slot)?;
+            let tmp = format!("{}.tmp", alive_name(slot));
+            fs::remove_at(dir.as_fd(), &tmp)?;
+            let alive = fs::create_new_at(dir.as_fd(), &tmp, 0o644)?;
+            fs::lock_exclusive(alive.as_fd())?;
+            fs::write_all(
+                alive.as_fd(),
+                format!("{}\n", std::process::id()).as_bytes(),
+            )?;
+            fs::rename_at(dir.as_fd(), &tmp, &alive_name(slot))?;
+            let acl_ok = acl.is_empty()
+                || fs::set_acl_at(dir.as_fd(), &alive_name(slot), 0o644, &[]).is_ok();
+            let sock_mode = if acl_ok { sock_mode } else { 0o666 };
+            return Ok(Instance {
+                ns,
+                dir,
+                slot,
+                meta,
+                _alive: alive,
+                sock_mode,
+            });
+        }
+    }
+
+    /// A new listening socket at `NNN.sock`: bound under a temporary name,
+    /// given its permissions, then renamed in, so clients never see a socket
+    /// that refuses connections.
+    fn listen(&self) -> Result<OwnedFd> {
+        let tmp = format!("{}.tmp", sock_name(self.slot));
+        fs::remove_at(self.dir.as_fd(), &tmp)?;
+        let listener = socket::listen_at(self.dir.as_fd(), &tmp, BACKLOG)?;
+        fs::chmod_at(self.dir.as_fd(), &tmp, self.sock_mode)?;
+        let (_, _, acl) = permissions(&self.meta);
+        if !acl.is_empty() {
+            let _ = fs::set_acl_at(self.dir.as_fd(), &tmp, self.sock_mode, &acl);
+        }
+        fs::rename_at(self.dir.as_fd(), &tmp, &sock_name(self.slot))?;
+        Ok(listener)
+    }
+
+    fn stop_listening(&self) -> Result<()> {
+        Ok(fs::remove_at(self.dir.as_fd(), &sock_name(self.slot))?)
+    }
+
+    /// Frees the slot's claim for the next client: the one with `token`, or
+    /// whatever claim is there.
+    fn clear_claim(&self, token: Option<u64>) -> Result<()> {
+        let Some(_lock) = self.dir.lock()? else {
+            return Ok(());
+        };
+        let current = claim_token(&self.dir, self.slot)?;
+        if token.is_none() || current == token {
+            fs::remove_at(self.dir.as_fd(), &claim_name(self.slot))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Best effort: whatever is left is stale (our lock dies with the fd)
+        // and the next user of the name removes it.
+        let Ok(Some(_lock)) = self.dir.lock() else {
+            return;
+        };
+        let _ = self.dir.remove_slot_files(self.slot);
+        let others = self
+            .dir
+            .sweep()
+            .map(|live| live.iter().any(|&s| s != self.slot));
+        if let Ok(false) = others {
+            if let Ok(name) = PipeName::parse(&self.meta.name) {
+                let _ = self.ns.remove_pipe_dir(&name, &self.dir);
+            }
+        }
+    }
+}
+
+/// The rules every later instance must follow (`CreateNamedPipe` fails with
+/// `ERROR_ACCESS_DENIED` where Windows does).
+fn check_compatible(
+    name: &PipeName,
+    existing: &PipeMeta,
+    new: &PipeMeta,
+    first: bool,
+    uid: u32,
+) -> Result<()> {
+    let deny = |reason: String| {
+        Err(Error::AccessDenied {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if first {
+        return deny("first_pipe_instance is set and an instance exists".into());
+    }
+    if existing.key != new.key {
+        return deny("another name hashes to the same directory".into());
+    }
+    if uid != 0 && uid != existing.owner_uid {
+        return deny(format!("the pipe belongs to uid {}", existing.owner_uid));
+    }
+    if existing.pipe_mode != new.pipe_mode {
+        return deny(
+            format!("existing instances are {:?}-type", existing.pipe_mode).to_lowercase(),
+        );
+    }
+    if existing.access != new.access {
+        return deny(
+            format!("existing instances have {:?} access", existing.access).to_lowercase(),
+        );
+    }
+    if existing.max_instances != new.max_instances {
+        return deny(format!(
+            "the first instance set max_instances to {}",
+            existing.max_instances
+        ));
+    }
+    Ok(())
+}
+
+/// Directory mode, socket mode and ACL entries for who may connect.
+fn permissions(meta: &PipeMeta) -> (u32, u32, Vec<AclEntry>) {
+    if meta.allow.everyone {
+        return (0o777, 0o666, Vec::new());
+    }
+    let mut acl: Vec<AclEntry> = meta
+        .allow
+        .uids
+        .iter()
+        .map(|&u| AclEntry::User(u, 6))
+        .collect();
+    acl.extend(meta.allow.gids.iter().map(|&g| AclEntry::Group(g, 6)));
+    (0o755, 0o600, acl)
+}
+
+/// The directory ACL: the same principals, with search and write (to claim).
+fn dir_acl(acl: &[AclEntry]) -> Vec<AclEntry> {
+    acl.iter()
+        .map(|e| match *e {
+            AclEntry::User(u, _) => AclEntry::User(u, 7),
+            AclEntry::Group(g, _) => AclEntry::Group(g, 7),
+        })
+        .collect()
+}
+
+fn denied_or(e: std::io::Error, name: &PipeName) -> Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        Error::AccessDenied {
+            name: name.to_string(),
+            reason: "another user owns this pipe name".into(),
+        }
+    } else {
+        Error::Io(e)
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<NamedPipeServer>();
+    let _ = Access::Duplex;
+}

@@ -10,6 +10,7 @@ use crate::namespace::{sock_name, Claim, ClaimState, PipeDir, PipeMeta};
 use crate::pipe::conn::Conn;
 use crate::pipe::endpoint::{impl_pipe_io, Endpoint};
 use crate::pipe::server::to_credentials;
+use crate::pipe::transport::UnixStreamTransport;
 use crate::pipe::{
     ClientOptions, Credentials, MessageRead, PipeEnd, PipeMode, ReadMode, WaitTimeout,
 };
@@ -150,7 +151,13 @@ impl ClientOptions {
                 let _ = socket::set_send_buffer(data.as_fd(), meta.in_buffer as usize);
             }
             let message = meta.pipe_mode == PipeMode::Message;
-            let conn = Arc::new(Conn::new(data, ctl_mine, message, PipeEnd::Client, peer));
+            let conn = Arc::new(Conn::new(
+                Box::new(UnixStreamTransport::new(data)),
+                ctl_mine,
+                message,
+                PipeEnd::Client,
+                peer,
+            ));
             let endpoint = Endpoint::new(name, PipeEnd::Client, meta, self.read_mode, self.nowait)
                 .with_access(self.read, self.write);
             return Ok(NamedPipeClient {

@@ -26,6 +26,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
+use crate::pipe::transport::Transport;
 use crate::pipe::{MessageRead, PeekInfo, PipeEnd, ReadMode};
 use crate::proto::{self, Control, RecvBuffer, HEADER_LEN};
 use crate::sys::socket::{self, PeerCred};
@@ -39,7 +40,7 @@ const SHUT_HERE: u8 = 3;
 
 #[derive(Debug)]
 pub(crate) struct Conn {
-    data: OwnedFd,
+    data: Box<dyn Transport>,
     ctl: OwnedFd,
     message_pipe: bool,
     end: PipeEnd,
@@ -55,7 +56,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub fn new(
-        data: OwnedFd,
+        data: Box<dyn Transport>,
         ctl: OwnedFd,
         message_pipe: bool,
         end: PipeEnd,
@@ -105,7 +106,7 @@ impl Conn {
             return Ok(MessageRead::Complete(0));
         }
         loop {
-            match socket::recv(self.data.as_fd(), buf, nowait) {
+            match self.data.recv(buf, nowait) {
                 Ok(0) => return Err(self.ended(false)),
                 Ok(n) => return Ok(MessageRead::Complete(n)),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -137,7 +138,7 @@ impl Conn {
             }
             // Nothing buffered: look at the next header in the socket.
             let mut header = [0u8; HEADER_LEN];
-            match socket::peek(self.data.as_fd(), &mut header) {
+            match self.data.peek(&mut header) {
                 Ok(HEADER_LEN) => {
                     let len = proto::decode_header(header);
                     if len > proto::MAX_MESSAGE_LEN {
@@ -168,15 +169,15 @@ impl Conn {
     /// socket. Returns false (having consumed nothing) otherwise.
     fn try_exact_read(&self, payload: &mut [u8], nowait: bool) -> Result<bool> {
         let want = HEADER_LEN + payload.len();
-        let available =
-            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let available = self.data.queued().map_err(|e| self.io_error(e, false))?;
         if available < want {
             return Ok(false);
         }
         let mut header = [0u8; HEADER_LEN];
         let got = {
             let mut iov = [IoSliceMut::new(&mut header), IoSliceMut::new(payload)];
-            socket::recv_vectored(self.data.as_fd(), &mut iov, nowait)
+            self.data
+                .recv_vectored(&mut iov, nowait)
                 .map_err(|e| self.io_error(e, false))?
         };
         if got == want {
@@ -207,7 +208,7 @@ impl Conn {
             };
             let spare = assembled.spare(want);
             let limit = want.min(spare.len());
-            match socket::recv(self.data.as_fd(), &mut spare[..limit], true) {
+            match self.data.recv(&mut spare[..limit], true) {
                 Ok(0) => {
                     let truncated = assembled.finish().is_err();
                     drop(assembled);
@@ -233,7 +234,9 @@ impl Conn {
         if nowait {
             return Err(Error::WouldBlock);
         }
-        socket::wait_readable(self.data.as_fd(), None).map_err(|e| self.io_error(e, false))?;
+        self.data
+            .wait_readable()
+            .map_err(|e| self.io_error(e, false))?;
         Ok(())
     }
 
@@ -241,7 +244,7 @@ impl Conn {
     /// the socket takes (all of it unless `nowait`).
     pub fn write(&self, buf: &[u8], nowait: bool) -> Result<usize> {
         if !self.message_pipe {
-            return match socket::send(self.data.as_fd(), buf, nowait) {
+            return match self.data.send(buf, nowait) {
                 Ok(n) => Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
                 Err(e) => Err(self.io_error(e, true)),
@@ -259,7 +262,7 @@ impl Conn {
             };
             // Only the first attempt honours PIPE_NOWAIT: once part of a
             // frame is out, the rest must follow or the stream is torn.
-            match socket::send_vectored(self.data.as_fd(), &iov, nowait && sent == 0) {
+            match self.data.send_vectored(&iov, nowait && sent == 0) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -271,11 +274,10 @@ impl Conn {
 
     /// PeekNamedPipe: copies without consuming. Never blocks.
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
-        let queued =
-            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let queued = self.data.queued().map_err(|e| self.io_error(e, false))?;
         let mut raw = vec![0u8; queued];
         let got = if queued > 0 {
-            match socket::peek(self.data.as_fd(), &mut raw) {
+            match self.data.peek(&mut raw) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(self.io_error(e, false)),
@@ -306,14 +308,13 @@ impl Conn {
 
     /// Bytes waiting to be read, in the socket and assembled.
     pub fn unread(&self) -> Result<usize> {
-        let queued =
-            socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
+        let queued = self.data.queued().map_err(|e| self.io_error(e, false))?;
         Ok(queued + lock(&self.buffered).buffered_payload())
     }
 
     /// FlushFileBuffers: returns once the peer has read everything written.
     pub fn flush(&self) -> Result<()> {
-        socket::wait_drained(self.data.as_fd()).map_err(|e| self.io_error(e, true))
+        self.data.wait_drained().map_err(|e| self.io_error(e, true))
     }
 
     /// DisconnectNamedPipe, server side: tell the client, then cut the data
@@ -323,7 +324,7 @@ impl Conn {
             let _ = socket::send(self.ctl.as_fd(), &Control::Disconnect.encode(), true);
         }
         self.state.store(SHUT_HERE, Ordering::Release);
-        let _ = socket::shutdown(self.data.as_fd());
+        self.data.shutdown();
     }
 
     /// The error for the end of the stream, remembered once known.

@@ -1,6 +1,7 @@
 //! Named pipes: the server end, the client end, and the builders.
 //!
-//! `conn` drives one connected instance over the protocol core;
+//! `conn` drives one connected instance over the protocol core and a
+//! `transport` (today a Unix stream socket);
 //! `endpoint` holds what both ends share; `server` and `client` do the
 //! rendezvous in the namespace.
 
@@ -9,6 +10,7 @@ mod conn;
 pub(crate) mod endpoint;
 mod options;
 mod server;
+mod transport;
 mod types;
 
 pub use client::NamedPipeClient;

@@ -10,6 +10,7 @@ use crate::namespace::{
 };
 use crate::pipe::conn::{lock, Conn};
 use crate::pipe::endpoint::Endpoint;
+use crate::pipe::transport::UnixStreamTransport;
 use crate::pipe::{Access, Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
 use crate::proto::{Hello, HELLO_LEN};
 use crate::sys::fs::{self, AclEntry};
@@ -198,7 +199,14 @@ impl NamedPipeServer {
                 // it too, so it sees "not connected" rather than a reset.
                 while let Ok(data) = socket::accept(listener.as_fd()) {
                     if let Some((_, ctl)) = read_hello(&data) {
-                        Conn::new(data, ctl, false, PipeEnd::Server, zero_cred()).disconnect();
+                        Conn::new(
+                            Box::new(UnixStreamTransport::new(data)),
+                            ctl,
+                            false,
+                            PipeEnd::Server,
+                            zero_cred(),
+                        )
+                        .disconnect();
                     }
                 }
                 self.instance.stop_listening()?;
@@ -286,7 +294,13 @@ impl NamedPipeServer {
                 let _ = socket::set_send_buffer(data.as_fd(), meta.out_buffer as usize);
             }
             let message = meta.pipe_mode == PipeMode::Message;
-            let conn = Arc::new(Conn::new(data, ctl, message, PipeEnd::Server, peer));
+            let conn = Arc::new(Conn::new(
+                Box::new(UnixStreamTransport::new(data)),
+                ctl,
+                message,
+                PipeEnd::Server,
+                peer,
+            ));
             let mut phase = lock(&self.phase);
             match &*phase {
                 // Another thread was quicker; this connection is a dead one.
@@ -409,8 +423,11 @@ impl Instance {
         let listener = socket::listen_at(self.dir.as_fd(), &tmp, BACKLOG)?;
         fs::chmod_at(self.dir.as_fd(), &tmp, self.sock_mode)?;
         let (_, _, acl) = permissions(&self.meta);
-        if !acl.is_empty() {
-            let _ = fs::set_acl_at(self.dir.as_fd(), &tmp, self.sock_mode, &acl);
+        if !acl.is_empty() && fs::set_acl_at(self.dir.as_fd(), &tmp, self.sock_mode, &acl).is_err()
+        {
+            // No ACLs on this file system: let everyone reach the socket;
+            // the server still checks each client's credentials on accept.
+            fs::chmod_at(self.dir.as_fd(), &tmp, 0o666)?;
         }
         fs::rename_at(self.dir.as_fd(), &tmp, &sock_name(self.slot))?;
         Ok(listener)

@@ -374,3 +374,128 @@ fn outcome(out: proto::ReadOutcome) -> MessageRead {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipe::transport::UnixStreamTransport;
+    use std::os::fd::AsFd;
+
+    /// A connected server/client pair of message-pipe connections over
+    /// socket pairs, as the rendezvous would make them.
+    fn pair(message: bool) -> (Conn, Conn) {
+        let (a, b) = socket::stream_pair().unwrap();
+        let (ctl_a, ctl_b) = socket::seqpacket_pair().unwrap();
+        let cred = socket::peer_credentials(a.as_fd()).unwrap();
+        let server = Conn::new(
+            Box::new(UnixStreamTransport::new(a)),
+            ctl_a,
+            message,
+            PipeEnd::Server,
+            cred,
+        );
+        let client = Conn::new(
+            Box::new(UnixStreamTransport::new(b)),
+            ctl_b,
+            message,
+            PipeEnd::Client,
+            cred,
+        );
+        (server, client)
+    }
+
+    #[test]
+    fn message_reads_consume_exactly_one_frame() {
+        let (server, client) = pair(true);
+        for msg in [&b"one"[..], b"", b"three"] {
+            client.write(msg, false).unwrap();
+        }
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, false).unwrap(),
+            MessageRead::Complete(3)
+        );
+        // The two later frames are still in the socket, not in user space:
+        // the writer's flush must not consider them read.
+        assert_eq!(server.data.queued().unwrap(), 2 * HEADER_LEN + 5);
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, false).unwrap(),
+            MessageRead::Complete(0)
+        );
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, false).unwrap(),
+            MessageRead::Complete(5)
+        );
+        assert_eq!(&buf[..5], b"three");
+        client.flush().unwrap();
+    }
+
+    #[test]
+    fn long_messages_come_in_pieces_with_more_data() {
+        let (server, client) = pair(true);
+        client.write(b"abcdefgh", false).unwrap();
+        let mut buf = [0u8; 3];
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, true).unwrap(),
+            MessageRead::MoreData(3)
+        );
+        let peek = server.peek(&mut []).unwrap();
+        assert_eq!((peek.total_available, peek.left_in_message), (5, 5));
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, true).unwrap(),
+            MessageRead::MoreData(3)
+        );
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, true).unwrap(),
+            MessageRead::Complete(2)
+        );
+        assert_eq!(&buf[..2], b"gh");
+        assert!(matches!(
+            server.read(&mut buf, ReadMode::Message, true),
+            Err(Error::WouldBlock)
+        ));
+    }
+
+    #[test]
+    fn a_truncated_frame_is_never_delivered() {
+        let (server, client) = pair(true);
+        // A header announcing 10 bytes, then only 4, then the writer dies.
+        client
+            .data
+            .send(&proto::encode_header(10).unwrap(), false)
+            .unwrap();
+        client.data.send(b"part", false).unwrap();
+        drop(client);
+        let mut buf = [0u8; 64];
+        assert!(matches!(
+            server.read(&mut buf, ReadMode::Message, false),
+            Err(Error::BrokenPipe)
+        ));
+    }
+
+    #[test]
+    fn disconnect_tells_the_client_and_close_does_not() {
+        let (server, client) = pair(false);
+        server.disconnect();
+        let mut buf = [0u8; 4];
+        assert!(matches!(
+            client.read(&mut buf, ReadMode::Byte, false),
+            Err(Error::PipeNotConnected)
+        ));
+        assert!(matches!(
+            client.write(b"x", false),
+            Err(Error::PipeNotConnected)
+        ));
+
+        let (server, client) = pair(false);
+        drop(server);
+        assert!(matches!(
+            client.read(&mut buf, ReadMode::Byte, false),
+            Err(Error::BrokenPipe)
+        ));
+        assert!(matches!(
+            client.write(b"x", false),
+            Err(Error::BrokenPipe) | Err(Error::NoData)
+        ));
+    }
+}

@@ -328,6 +328,30 @@ mod tests {
     use ReadMode::{Byte, Message};
     use ReadOutcome::{Complete, MoreData};
 
+    #[test]
+    fn missing_for_next_frame_counts_header_then_payload() {
+        let mut frame = Vec::new();
+        encode_message(b"hello", &mut frame);
+        let mut rb = RecvBuffer::new(1024);
+        assert_eq!(rb.missing_for_next_frame(), 0);
+        for (i, &byte) in frame.iter().enumerate() {
+            let expected = if i < HEADER_LEN {
+                HEADER_LEN - i
+            } else {
+                frame.len() - i
+            };
+            assert_eq!(
+                rb.missing_for_next_frame(),
+                if i == 0 { 0 } else { expected },
+                "after {i} bytes"
+            );
+            rb.spare(1)[0] = byte;
+            rb.commit(1);
+        }
+        // The frame is complete: nothing of a next one is buffered.
+        assert_eq!(rb.missing_for_next_frame(), 0);
+    }
+
     fn frames(msgs: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
         for m in msgs {

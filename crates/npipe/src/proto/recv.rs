@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn missing_for_next_frame_counts_header_then_payload() {
         let mut frame = Vec::new();
-        encode_message(b"hello", &mut frame);
+        encode_message(b"hello", &mut frame).unwrap();
         let mut rb = RecvBuffer::new(1024);
         assert_eq!(rb.missing_for_next_frame(), 0);
         for (i, &byte) in frame.iter().enumerate() {

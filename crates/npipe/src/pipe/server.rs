@@ -357,20 +357,15 @@ impl Instance {
     ) -> Result<Instance> {
         let (dir_mode, sock_mode, acl) = permissions(&meta);
         loop {
-            let (dir, created) = ns.create_pipe_dir(name, dir_mode)?;
-            if created
-                && !acl.is_empty()
-                && fs::set_acl_at(dir.as_fd(), ".", dir_mode, &dir_acl(&acl)).is_err()
-            {
-                // No ACLs here: open the directory up; the server still
-                // checks every client's credentials.
-                fs::chmod_at(dir.as_fd(), ".", 0o777)?;
-            }
+            let (dir, _created) = ns.create_pipe_dir(name, dir_mode)?;
             let Some(_lock) = dir.lock().map_err(|e| denied_or(e, name))? else {
                 continue;
             };
             let live = dir.sweep()?;
             if live.is_empty() {
+                // The first instance (perhaps after a crash left the
+                // directory behind) sets who may connect.
+                set_dir_permissions(&dir, dir_mode, &acl).map_err(|e| denied_or(e, name))?;
                 dir.write_meta(&meta).map_err(|e| denied_or(e, name))?;
             } else {
                 let existing = dir.read_meta()?.ok_or_else(|| Error::Protocol {
@@ -527,6 +522,19 @@ fn permissions(meta: &PipeMeta) -> (u32, u32, Vec<AclEntry>) {
         .collect();
     acl.extend(meta.allow.gids.iter().map(|&g| AclEntry::Group(g, 6)));
     (0o755, 0o600, acl)
+}
+
+/// Sets the pipe directory's mode and ACL. Allowed principals need search
+/// and write permission on it to claim an instance. Without ACL support
+/// the directory is opened to everyone and the server's credential check
+/// on accept enforces the allow list alone.
+fn set_dir_permissions(dir: &PipeDir, mode: u32, acl: &[AclEntry]) -> std::io::Result<()> {
+    fs::chmod_at(dir.as_fd(), ".", mode)?;
+    match fs::set_acl_at(dir.as_fd(), ".", mode, &dir_acl(acl)) {
+        Ok(()) => Ok(()),
+        Err(_) if acl.is_empty() => Ok(()), // nothing to grant, nothing to clear
+        Err(_) => fs::chmod_at(dir.as_fd(), ".", 0o777),
+    }
 }
 
 /// The directory ACL: the same principals, with search and write (to claim).

@@ -79,16 +79,39 @@ impl Conn {
         self.peer
     }
 
-    /// Reads one message (message read mode) or some bytes (byte read mode).
+    /// Reads one message (message read mode) or some bytes (byte read mode),
+    /// waiting for data unless `nowait`. Readers are served one at a time.
     /// At end of stream: [`Error::BrokenPipe`] (the peer closed) or
     /// [`Error::PipeNotConnected`] (the server disconnected this client).
     pub fn read(&self, buf: &mut [u8], mode: ReadMode, nowait: bool) -> Result<MessageRead> {
         let _reader = lock(&self.reader);
         if !self.message_pipe {
+            // One blocking receive: the kernel's own speed for byte pipes.
             return self.read_bytes(buf, nowait);
         }
         loop {
-            let got = self.read_message(buf, nowait)?;
+            match self.try_read(buf, mode) {
+                Err(Error::WouldBlock) if !nowait => self
+                    .data
+                    .wait_readable()
+                    .map_err(|e| self.io_error(e, false))?,
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads without ever blocking: [`Error::WouldBlock`] when no whole
+    /// message (or, on a byte pipe, no byte) is there yet. Bytes of a frame
+    /// received so far are kept in the connection, so the caller waits for
+    /// the transport to become readable and calls again; the blocking and
+    /// the async front ends both drive reads this way, and a caller that
+    /// gives up between two calls loses nothing.
+    pub fn try_read(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
+        if !self.message_pipe {
+            return self.read_bytes(buf, true);
+        }
+        loop {
+            let got = self.try_read_message(buf)?;
             // Byte read mode on a message pipe skips zero-length messages:
             // an empty read would look like the end of the stream.
             if mode == ReadMode::Byte && got.is_empty() && !buf.is_empty() {
@@ -118,8 +141,8 @@ impl Conn {
         }
     }
 
-    /// One message, or the next piece of one.
-    fn read_message(&self, buf: &mut [u8], nowait: bool) -> Result<MessageRead> {
+    /// One message, or the next piece of one, without blocking.
+    fn try_read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
         loop {
             {
                 let mut assembled = lock(&self.buffered);
@@ -132,7 +155,7 @@ impl Conn {
                 if !assembled.is_empty() {
                     // Part of a frame is buffered: receive the rest of it.
                     drop(assembled);
-                    self.receive_into_buffer(nowait)?;
+                    self.receive_into_buffer()?;
                     continue;
                 }
             }
@@ -148,16 +171,19 @@ impl Conn {
                         }
                         .into());
                     }
-                    if len <= buf.len() && self.try_exact_read(&mut buf[..len], nowait)? {
+                    if len <= buf.len() && self.try_exact_read(&mut buf[..len])? {
                         return Ok(MessageRead::Complete(len));
                     }
                     // Too big for the buffer, or not all there yet: assemble.
-                    self.receive_into_buffer(nowait)?;
+                    self.receive_into_buffer()?;
                 }
                 Ok(0) => return Err(self.ended(false)),
-                Ok(_) => self.wait_readable(nowait)?,
+                // Part of a header: take it into the buffer, so that waiting
+                // for the rest does not wake at once on the bytes already
+                // there.
+                Ok(_) => self.receive_into_buffer()?,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.wait_readable(nowait)?
+                    return Err(Error::WouldBlock)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e, false)),
@@ -167,7 +193,7 @@ impl Conn {
 
     /// Reads one whole frame straight into `payload` if it is all in the
     /// socket. Returns false (having consumed nothing) otherwise.
-    fn try_exact_read(&self, payload: &mut [u8], nowait: bool) -> Result<bool> {
+    fn try_exact_read(&self, payload: &mut [u8]) -> Result<bool> {
         let want = HEADER_LEN + payload.len();
         let available = self.data.queued().map_err(|e| self.io_error(e, false))?;
         if available < want {
@@ -177,7 +203,7 @@ impl Conn {
         let got = {
             let mut iov = [IoSliceMut::new(&mut header), IoSliceMut::new(payload)];
             self.data
-                .recv_vectored(&mut iov, nowait)
+                .recv_vectored(&mut iov, true)
                 .map_err(|e| self.io_error(e, false))?
         };
         if got == want {
@@ -197,9 +223,10 @@ impl Conn {
         Ok(false)
     }
 
-    /// Receives the rest of the frame at the head of the stream into the
-    /// buffer (never more than that frame), waiting unless `nowait`.
-    fn receive_into_buffer(&self, nowait: bool) -> Result<()> {
+    /// Receives what is there of the frame at the head of the stream into
+    /// the buffer (never more than that frame, so the kernel's count of
+    /// unread bytes stays exact). [`Error::WouldBlock`] if nothing is there.
+    fn receive_into_buffer(&self) -> Result<()> {
         loop {
             let mut assembled = lock(&self.buffered);
             let want = match assembled.missing_for_next_frame() {
@@ -221,23 +248,12 @@ impl Conn {
                     return Ok(());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    drop(assembled);
-                    self.wait_readable(nowait)?;
+                    return Err(Error::WouldBlock)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e, false)),
             }
         }
-    }
-
-    fn wait_readable(&self, nowait: bool) -> Result<()> {
-        if nowait {
-            return Err(Error::WouldBlock);
-        }
-        self.data
-            .wait_readable()
-            .map_err(|e| self.io_error(e, false))?;
-        Ok(())
     }
 
     /// Writes: on a message pipe one whole message, on a byte pipe as much as
@@ -454,6 +470,28 @@ mod tests {
             server.read(&mut buf, ReadMode::Message, true),
             Err(Error::WouldBlock)
         ));
+    }
+
+    #[test]
+    fn a_frame_arriving_in_pieces_is_assembled_without_loss() {
+        let (server, client) = pair(true);
+        let mut frame = Vec::new();
+        proto::encode_message(b"split message", &mut frame).unwrap();
+        let mut buf = [0u8; 64];
+        // Half a header, then the rest in two more pieces: each try makes
+        // progress or says "would block", and nothing is lost between tries.
+        for piece in [&frame[..2], &frame[2..9], &frame[9..]] {
+            assert!(matches!(
+                server.try_read(&mut buf, ReadMode::Message),
+                Err(Error::WouldBlock)
+            ));
+            client.data.send(piece, false).unwrap();
+        }
+        assert_eq!(
+            server.read(&mut buf, ReadMode::Message, false).unwrap(),
+            MessageRead::Complete(13)
+        );
+        assert_eq!(&buf[..13], b"split message");
     }
 
     #[test]

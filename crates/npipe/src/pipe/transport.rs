@@ -28,6 +28,8 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     fn queued(&self) -> io::Result<usize>;
     /// Waits until something can be received (or the stream ended).
     fn wait_readable(&self) -> io::Result<()>;
+    /// Waits until something can be sent (or the stream ended).
+    fn wait_writable(&self) -> io::Result<()>;
     /// Waits until the peer has received everything sent so far.
     fn wait_drained(&self) -> io::Result<()>;
     /// Ends the stream both ways, waking every waiting thread.
@@ -73,6 +75,10 @@ impl Transport for UnixStreamTransport {
 
     fn wait_readable(&self) -> io::Result<()> {
         socket::wait_readable(self.fd.as_fd(), None).map(drop)
+    }
+
+    fn wait_writable(&self) -> io::Result<()> {
+        socket::wait_writable(self.fd.as_fd(), None).map(drop)
     }
 
     fn wait_drained(&self) -> io::Result<()> {

@@ -277,6 +277,11 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
     wait_for(fd, PollFlags::IN, timeout)
 }
 
+/// `poll` one descriptor for writing (or hang-up).
+pub(crate) fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    wait_for(fd, PollFlags::OUT, timeout)
+}
+
 fn wait_for(fd: BorrowedFd<'_>, flags: PollFlags, timeout: Option<Duration>) -> io::Result<bool> {
     let timespec = timeout.map(|t| Timespec {
         tv_sec: t.as_secs() as _,

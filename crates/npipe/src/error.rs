@@ -42,7 +42,7 @@ pub enum Error {
         reason: String,
     },
     /// The name is not a pipe or mailslot name (`ERROR_BAD_PATHNAME`).
-    #[error("{name:?} is not a valid name (ERROR_BAD_PATHNAME): {reason}")]
+    #[error("{name} is not a valid name (ERROR_BAD_PATHNAME): {reason}")]
     BadPathname {
         /// The name given.
         name: String,
@@ -64,7 +64,9 @@ pub enum Error {
         name: String,
     },
     /// A client connected between creating the instance and waiting for one
-    /// (`ERROR_PIPE_CONNECTED`). The instance is connected: go ahead.
+    /// (`ERROR_PIPE_CONNECTED`). The blocking and async `connect` calls
+    /// fold this into `Ok(())`, as tokio does; the variant exists for codes
+    /// that arrive from a peer.
     #[error("a client is already connected (ERROR_PIPE_CONNECTED)")]
     PipeConnected,
     /// A non-blocking instance has no client yet (`ERROR_PIPE_LISTENING`).
@@ -74,8 +76,9 @@ pub enum Error {
     /// this client (`ERROR_PIPE_NOT_CONNECTED`).
     #[error("no process is on the other end of the pipe (ERROR_PIPE_NOT_CONNECTED)")]
     PipeNotConnected,
-    /// The pipe is being closed: the other end is gone, or a non-blocking
-    /// read found nothing (`ERROR_NO_DATA`).
+    /// The pipe is being closed: a write found the other end gone
+    /// (`ERROR_NO_DATA`). A non-blocking read that finds nothing gives
+    /// [`Error::WouldBlock`], which carries the same Win32 code.
     #[error("the pipe is being closed (ERROR_NO_DATA)")]
     NoData,
     /// A non-blocking (`PIPE_NOWAIT`) read found no data waiting
@@ -87,7 +90,10 @@ pub enum Error {
     #[error("the pipe has been ended (ERROR_BROKEN_PIPE)")]
     BrokenPipe,
     /// A message was longer than the buffer; `read` bytes were delivered and
-    /// the rest waits for the next read (`ERROR_MORE_DATA`).
+    /// the rest waits for the next read (`ERROR_MORE_DATA`). Reads report
+    /// this as [`MessageRead::MoreData`](crate::MessageRead::MoreData), a
+    /// success; the variant exists for callers that want it as an error and
+    /// for codes that arrive from a peer.
     #[error("more data is available: {read} bytes read, the rest of the message follows (ERROR_MORE_DATA)")]
     MoreData {
         /// Bytes copied into the buffer.
@@ -130,7 +136,15 @@ pub enum Error {
     },
     /// Any other operating-system error.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Error {
+    /// Keeps the npipe error inside an `io::Error` that npipe made, so `?`
+    /// on an `io::Result` does not hide a Win32 condition behind `Error::Io`.
+    fn from(err: io::Error) -> Error {
+        Error::from_io_owned(err)
+    }
 }
 
 impl Error {
@@ -406,6 +420,16 @@ mod tests {
             assert_eq!(win32_code_of(&io), code);
             assert_eq!(Error::from_io_owned(io).win32_code(), code);
         }
+    }
+
+    #[test]
+    fn question_mark_on_io_results_keeps_the_npipe_error() {
+        fn inner() -> Result<()> {
+            let io: io::Result<()> = Err(Error::PipeBusy { name: "p".into() }.into());
+            io?;
+            Ok(())
+        }
+        assert!(matches!(inner(), Err(Error::PipeBusy { .. })));
     }
 
     #[test]

@@ -128,3 +128,49 @@ fn smoke_byte_flush_and_wait_timeout() {
     assert!(start.elapsed() >= std::time::Duration::from_millis(150));
     let _ = std::fs::remove_dir_all(&r);
 }
+
+#[test]
+fn disconnect_wakes_a_connect_waiting_in_another_thread() {
+    let r = root("wake");
+    let server = ServerOptions::new()
+        .root(&r)
+        .create(r"\\.\pipe\wake")
+        .unwrap();
+    server.disconnect().unwrap(); // stop listening, then wait again below
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| server.connect());
+        // Wait until the waiter listens again, then disconnect under it.
+        let listening = || Namespace::at(&r).pipes().unwrap()[0].listening_instances == 1;
+        let start = std::time::Instant::now();
+        while !listening() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        server.disconnect().unwrap();
+        let result = waiting.join().unwrap();
+        assert!(matches!(result, Err(Error::PipeNotConnected)), "{result:?}");
+    });
+    let _ = std::fs::remove_dir_all(&r);
+}
+
+#[test]
+fn non_blocking_io_write_says_would_block_when_full() {
+    let r = root("nbw");
+    let name = r"\\.\pipe\nbw";
+    let _server = ServerOptions::new().root(&r).create(name).unwrap();
+    let client = ClientOptions::new()
+        .root(&r)
+        .nowait(true)
+        .open(name)
+        .unwrap();
+    let chunk = vec![0u8; 65536];
+    let err = loop {
+        match (&client).write(&chunk) {
+            Ok(n) => assert!(n > 0),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    let _ = std::fs::remove_dir_all(&r);
+}

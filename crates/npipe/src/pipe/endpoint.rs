@@ -287,7 +287,11 @@ macro_rules! impl_pipe_io {
             /// Writes like [`write_message`](#method.write_message): one
             /// message per call on a message-type pipe.
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                Ok(self.write_message(buf)?)
+                match self.write_message(buf)? {
+                    // A full non-blocking pipe: std's way to say "try later".
+                    0 if !buf.is_empty() => Err(std::io::ErrorKind::WouldBlock.into()),
+                    n => Ok(n),
+                }
             }
 
             /// Waits until the other end has read everything

@@ -22,8 +22,10 @@ use crate::{Error, Result};
 const BACKLOG: i32 = 8;
 
 /// How long the server waits for a connected client's hello before it
-/// drops the connection as dead.
-const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// drops the connection as dead. A client sends it right after connecting,
+/// before its open returns, so only a stalled or foreign process (one that
+/// may reach the socket at all) makes the server wait, and at most this.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One instance of a named pipe, server side.
 ///
@@ -174,9 +176,20 @@ impl NamedPipeServer {
                 return Err(Error::PipeListening);
             }
             // Wait without holding the phase lock, so other threads can
-            // disconnect or query the instance meanwhile.
+            // disconnect or query the instance meanwhile; a disconnect shuts
+            // the listener down, which ends this wait.
             socket::wait_readable(listener.as_fd(), None)?;
+            if !self.is_listening_on(&listener) {
+                return match &*lock(&self.phase) {
+                    Phase::Connected { .. } => Ok(()),
+                    _ => Err(Error::PipeNotConnected),
+                };
+            }
         }
+    }
+
+    fn is_listening_on(&self, listener: &Arc<OwnedFd>) -> bool {
+        matches!(&*lock(&self.phase), Phase::Listening(current) if Arc::ptr_eq(current, listener))
     }
 
     /// Ends the connection with the current client (`DisconnectNamedPipe`).
@@ -209,6 +222,8 @@ impl NamedPipeServer {
                         .disconnect();
                     }
                 }
+                // Wake a connect() waiting on this listener in another thread.
+                let _ = socket::shutdown(listener.as_fd());
                 self.instance.stop_listening()?;
                 self.instance.clear_claim(None)?;
             }
@@ -283,7 +298,14 @@ impl NamedPipeServer {
             }
             let peer = socket::peer_credentials(data.as_fd())?;
             let meta = &self.instance.meta;
-            let allowed = meta.allow.permits(meta.owner_uid, peer.uid, peer.gid, &[]);
+            let allowed = meta.allow.permits(meta.owner_uid, peer.uid, peer.gid, &[])
+                || (!meta.allow.gids.is_empty()
+                    && meta.allow.permits(
+                        meta.owner_uid,
+                        peer.uid,
+                        peer.gid,
+                        &fs::process_groups(peer.pid),
+                    ));
             let access_ok = (!hello.access.read || meta.access.server_writes())
                 && (!hello.access.write || meta.access.server_reads());
             if !allowed || !access_ok {
@@ -321,11 +343,8 @@ impl NamedPipeServer {
 /// Reads a client's hello and its control socket; `None` for anything else
 /// (a dead client, a stranger speaking another protocol).
 fn read_hello(data: &OwnedFd) -> Option<(Hello, OwnedFd)> {
-    if !socket::wait_readable(data.as_fd(), Some(HELLO_TIMEOUT)).ok()? {
-        return None;
-    }
     let mut bytes = [0u8; HELLO_LEN];
-    let ctl = socket::recv_exact_with_fd(data.as_fd(), &mut bytes).ok()??;
+    let ctl = socket::recv_exact_with_fd(data.as_fd(), &mut bytes, HELLO_TIMEOUT).ok()??;
     let hello = Hello::decode(&bytes).ok()?;
     Some((hello, ctl))
 }

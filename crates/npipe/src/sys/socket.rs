@@ -35,8 +35,9 @@ fn addr_in(dir: BorrowedFd<'_>, name: &str) -> io::Result<SocketAddrUnix> {
     Ok(SocketAddrUnix::new(path.as_str())?)
 }
 
-/// `socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`, `bind` to `dir/name` and
-/// `listen`: a listening socket at a path in an open directory.
+/// `socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK)`, `bind` to
+/// `dir/name` and `listen`: a non-blocking listening socket at a path in an
+/// open directory.
 ///
 /// # References
 /// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html)
@@ -164,24 +165,35 @@ pub(crate) fn send_with_fd(
     Ok(())
 }
 
-/// `recvmsg` of exactly `buf.len()` bytes (waiting for all of them), taking
-/// at most one attached file descriptor. Returns the descriptor if one came.
+/// `recvmsg` of exactly `buf.len()` bytes, waiting for them at most
+/// `timeout` in all, taking at most one attached file descriptor. Returns
+/// the descriptor if one came; `TimedOut` if the bytes did not.
 pub(crate) fn recv_exact_with_fd(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
+    timeout: Duration,
 ) -> io::Result<Option<OwnedFd>> {
+    let deadline = std::time::Instant::now() + timeout;
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut received = None;
     let mut filled = 0;
     while filled < buf.len() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !wait_readable(fd, Some(left))? {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
         let mut iov = [IoSliceMut::new(&mut buf[filled..])];
-        let msg = net::recvmsg(
+        let msg = match net::recvmsg(
             fd,
             &mut iov,
             &mut control,
-            RecvFlags::CMSG_CLOEXEC | RecvFlags::WAITALL,
-        )?;
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+        ) {
+            Ok(msg) => msg,
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(fds) = message {
                 for fd in fds {
@@ -387,7 +399,7 @@ mod tests {
         let (x, y) = seqpacket_pair().unwrap();
         send_with_fd(a.as_fd(), b"abcd", x.as_fd()).unwrap();
         let mut buf = [0; 4];
-        let got = recv_exact_with_fd(b.as_fd(), &mut buf)
+        let got = recv_exact_with_fd(b.as_fd(), &mut buf, Duration::from_secs(5))
             .unwrap()
             .expect("an fd");
         assert_eq!(&buf, b"abcd");

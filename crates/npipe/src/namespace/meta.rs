@@ -124,8 +124,8 @@ impl PipeMeta {
     }
 }
 
-/// Names may hold any character but NUL; newlines and backslash-escapes are
-/// escaped so the file stays one field a line.
+/// Names may hold any character but NUL; `%`, newline and carriage return
+/// are percent-escaped so the file stays one field a line.
 fn escape(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\n', "%0A")

@@ -196,8 +196,10 @@ macro_rules! impl_pipe_io {
             /// Writes `buf` (`WriteFile`): on a message-type pipe as one
             /// message, delivered whole or not at all; on a byte-type pipe as
             /// bytes. Returns the bytes written: all of them, except in
-            /// non-blocking mode, where a full pipe takes fewer (a message:
-            /// none).
+            /// non-blocking mode: a full byte pipe takes fewer (maybe 0), and a
+            /// message that finds the pipe full is not written (0); one that
+            /// fits in part is completed, blocking until the rest is out, so
+            /// a message is never split.
             ///
             /// # Errors
             /// [`Error::NoData`](crate::Error::NoData) when the other end has
@@ -235,6 +237,12 @@ macro_rules! impl_pipe_io {
 
             /// Waits until the other end has read everything written to it
             /// (`FlushFileBuffers`). `std::io::Write::flush` does the same.
+            ///
+            /// "Read" means taken out of the pipe by the other end's reads;
+            /// for a message larger than the reader's buffer that happens
+            /// when the reader starts reading it (it is assembled whole before
+            /// its first part is returned). If the other end closed, the flush
+            /// returns once the kernel has discarded what it did not read.
             #[doc(alias = "FlushFileBuffers")]
             pub fn flush_buffers(&self) -> $crate::Result<()> {
                 self.endpoint.flush(&*self.connection()?)

@@ -159,9 +159,10 @@ impl ServerOptions {
     }
 
     /// The most instances of this name that may exist at once, in every
-    /// process: 1 to 254, or 255 for no limit (`nMaxInstances`,
-    /// [`PIPE_UNLIMITED_INSTANCES`](crate::PIPE_UNLIMITED_INSTANCES)). The
-    /// first instance fixes it for all. Default: 255.
+    /// process: 1 to 254, or 255 (`nMaxInstances`,
+    /// [`PIPE_UNLIMITED_INSTANCES`](crate::PIPE_UNLIMITED_INSTANCES)), which
+    /// on Windows means "as many as resources allow" and in npipe means 255
+    /// instances. The first instance fixes it for all. Default: 255.
     ///
     /// # Errors
     /// [`create`](Self::create) gives

@@ -1,7 +1,7 @@
 //! The system layer: every system call npipe makes, and nothing else.
 //!
 //! The rest of the crate calls npipe-shaped functions from here
-//! (`sys::socket::connect_unix`, `sys::lock::try_lock`, ...) and never imports
+//! (`sys::socket::connect_at`, `sys::fs::try_lock_shared`, ...) and never imports
 //! `rustix` or `libc` itself, so a Windows backend can supply the same
 //! functions later. No type from this module appears in a public signature.
 //!

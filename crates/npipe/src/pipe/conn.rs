@@ -83,6 +83,7 @@ impl Conn {
     /// [`Error::PipeNotConnected`] (the server disconnected this client).
     pub fn read(&self, buf: &mut [u8], mode: ReadMode, nowait: bool) -> Result<MessageRead> {
         let _reader = lock(&self.reader);
+        self.check_not_disconnected()?;
         if !self.message_pipe {
             return self.read_bytes(buf, nowait);
         }
@@ -271,6 +272,7 @@ impl Conn {
 
     /// PeekNamedPipe: copies without consuming. Never blocks.
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
+        self.check_not_disconnected()?;
         let queued =
             socket::bytes_readable(self.data.as_fd()).map_err(|e| self.io_error(e, false))?;
         let mut raw = vec![0u8; queued];
@@ -326,16 +328,42 @@ impl Conn {
         let _ = socket::shutdown(self.data.as_fd());
     }
 
+    /// On the client end, [`Error::PipeNotConnected`] once the server has
+    /// disconnected this client, even while data it wrote before is still
+    /// queued: `DisconnectNamedPipe` discards unread data.
+    fn check_not_disconnected(&self) -> Result<()> {
+        if self.end == PipeEnd::Client
+            && self.state.load(Ordering::Acquire) == OPEN
+            && self.server_said_disconnect()
+        {
+            let _ = self.state.compare_exchange(
+                OPEN,
+                DISCONNECTED_BY_SERVER,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        match self.state.load(Ordering::Acquire) {
+            DISCONNECTED_BY_SERVER => Err(Error::PipeNotConnected),
+            _ => Ok(()),
+        }
+    }
+
     /// The error for the end of the stream, remembered once known.
     fn ended(&self, writing: bool) -> Error {
         let mut state = self.state.load(Ordering::Acquire);
         if state == OPEN {
-            state = if self.end == PipeEnd::Client && self.server_said_disconnect() {
+            let seen = if self.end == PipeEnd::Client && self.server_said_disconnect() {
                 DISCONNECTED_BY_SERVER
             } else {
                 PEER_CLOSED
             };
-            self.state.store(state, Ordering::Release);
+            // Another thread may have read the server's notice meanwhile:
+            // keep what it found.
+            let _ = self
+                .state
+                .compare_exchange(OPEN, seen, Ordering::AcqRel, Ordering::Acquire);
+            state = self.state.load(Ordering::Acquire);
         }
         match state {
             DISCONNECTED_BY_SERVER | SHUT_HERE => Error::PipeNotConnected,

@@ -95,10 +95,24 @@ impl Conn {
                 continue;
             }
             return Ok(match (mode, got) {
-                (ReadMode::Byte, got) => MessageRead::Complete(got.len()),
+                (ReadMode::Byte, got) => MessageRead::Complete(self.read_on(buf, got.len())),
                 (ReadMode::Message, got) => got,
             });
         }
+    }
+
+    /// Byte read mode reads across message boundaries, as `ReadFile` does:
+    /// after the first `filled` bytes, the messages already waiting fill
+    /// the rest of `buf` without blocking. Returns the bytes now in `buf`;
+    /// an end of stream met here is reported by the next read.
+    fn read_on(&self, buf: &mut [u8], mut filled: usize) -> usize {
+        while filled < buf.len() {
+            match self.read_message(&mut buf[filled..], true) {
+                Ok(got) => filled += got.len(),
+                Err(_) => break,
+            }
+        }
+        filled
     }
 
     fn read_bytes(&self, buf: &mut [u8], nowait: bool) -> Result<MessageRead> {

@@ -87,6 +87,7 @@ impl Conn {
     pub fn read(&self, buf: &mut [u8], mode: ReadMode, nowait: bool) -> Result<MessageRead> {
         let _reader = lock(&self.reader);
         if !self.message_pipe {
+            self.check_not_disconnected()?;
             // One blocking receive: the kernel's own speed for byte pipes.
             return self.read_bytes(buf, nowait);
         }
@@ -108,6 +109,7 @@ impl Conn {
     /// the async front ends both drive reads this way, and a caller that
     /// gives up between two calls loses nothing.
     pub fn try_read(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
+        self.check_not_disconnected()?;
         if !self.message_pipe {
             return self.read_bytes(buf, true);
         }
@@ -119,10 +121,24 @@ impl Conn {
                 continue;
             }
             return Ok(match (mode, got) {
-                (ReadMode::Byte, got) => MessageRead::Complete(got.len()),
+                (ReadMode::Byte, got) => MessageRead::Complete(self.read_on(buf, got.len())),
                 (ReadMode::Message, got) => got,
             });
         }
+    }
+
+    /// Byte read mode reads across message boundaries, as `ReadFile` does:
+    /// after the first `filled` bytes, the messages already waiting fill
+    /// the rest of `buf` without blocking. Returns the bytes now in `buf`;
+    /// an end of stream met here is reported by the next read.
+    fn read_on(&self, buf: &mut [u8], mut filled: usize) -> usize {
+        while filled < buf.len() {
+            match self.try_read_message(&mut buf[filled..]) {
+                Ok(got) => filled += got.len(),
+                Err(_) => break,
+            }
+        }
+        filled
     }
 
     fn read_bytes(&self, buf: &mut [u8], nowait: bool) -> Result<MessageRead> {
@@ -360,6 +376,7 @@ impl Conn {
 
     /// PeekNamedPipe: copies without consuming. Never blocks.
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
+        self.check_not_disconnected()?;
         let queued = self.data.queued().map_err(|e| self.io_error(e, false))?;
         let mut raw = vec![0u8; queued];
         let got = if queued > 0 {
@@ -419,16 +436,42 @@ impl Conn {
         self.data.shutdown();
     }
 
+    /// On the client end, [`Error::PipeNotConnected`] once the server has
+    /// disconnected this client, even while data it wrote before is still
+    /// queued: `DisconnectNamedPipe` discards unread data.
+    fn check_not_disconnected(&self) -> Result<()> {
+        if self.end == PipeEnd::Client
+            && self.state.load(Ordering::Acquire) == OPEN
+            && self.server_said_disconnect()
+        {
+            let _ = self.state.compare_exchange(
+                OPEN,
+                DISCONNECTED_BY_SERVER,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        match self.state.load(Ordering::Acquire) {
+            DISCONNECTED_BY_SERVER => Err(Error::PipeNotConnected),
+            _ => Ok(()),
+        }
+    }
+
     /// The error for the end of the stream, remembered once known.
     fn ended(&self, writing: bool) -> Error {
         let mut state = self.state.load(Ordering::Acquire);
         if state == OPEN {
-            state = if self.end == PipeEnd::Client && self.server_said_disconnect() {
+            let seen = if self.end == PipeEnd::Client && self.server_said_disconnect() {
                 DISCONNECTED_BY_SERVER
             } else {
                 PEER_CLOSED
             };
-            self.state.store(state, Ordering::Release);
+            // Another thread may have read the server's notice meanwhile:
+            // keep what it found.
+            let _ = self
+                .state
+                .compare_exchange(OPEN, seen, Ordering::AcqRel, Ordering::Acquire);
+            state = self.state.load(Ordering::Acquire);
         }
         match state {
             DISCONNECTED_BY_SERVER | SHUT_HERE => Error::PipeNotConnected,

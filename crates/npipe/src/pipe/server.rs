@@ -193,10 +193,9 @@ impl NamedPipeServer {
     }
 
     /// Ends the connection with the current client (`DisconnectNamedPipe`).
-    /// Data the client wrote and the server has not read is discarded. Data
-    /// the server wrote stays readable by the client (Windows discards it
-    /// too; see `docs/WIN32-MAPPING.md`), after which the client's
-    /// operations fail with [`Error::PipeNotConnected`]. Call
+    /// Unread data in both directions is discarded, and the client's next
+    /// operation fails with [`Error::PipeNotConnected`] (a read already
+    /// under way in the client may still return data written before). Call
     /// [`connect`](Self::connect) to serve the next client. Flush first to
     /// make sure the client has read everything.
     ///

@@ -174,3 +174,14 @@ fn non_blocking_io_write_says_would_block_when_full() {
     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     let _ = std::fs::remove_dir_all(&r);
 }
+
+#[test]
+fn a_client_flush_with_nothing_written_returns_before_the_server_accepts() {
+    let r = root("flush0");
+    let name = r"\\.\pipe\flush0";
+    let _server = ServerOptions::new().root(&r).create(name).unwrap();
+    let client = ClientOptions::new().root(&r).open(name).unwrap();
+    // The server never calls connect(): the hello stays unread.
+    client.flush_buffers().unwrap();
+    let _ = std::fs::remove_dir_all(&r);
+}

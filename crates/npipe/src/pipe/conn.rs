@@ -23,7 +23,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use crate::pipe::transport::Transport;
@@ -53,6 +53,10 @@ pub(crate) struct Conn {
     /// that a non-blocking write started (it goes out before anything else).
     writer: Mutex<Vec<u8>>,
     state: AtomicU8,
+    /// Whether this end has written anything. Until it has, a flush has
+    /// nothing to wait for (the client's hello, still unread while the
+    /// server has not accepted, is not the application's data).
+    wrote: AtomicBool,
 }
 
 impl Conn {
@@ -73,6 +77,7 @@ impl Conn {
             buffered: Mutex::new(RecvBuffer::new(proto::MAX_MESSAGE_LEN)),
             writer: Mutex::new(Vec::new()),
             state: AtomicU8::new(OPEN),
+            wrote: AtomicBool::new(false),
         }
     }
 
@@ -276,6 +281,7 @@ impl Conn {
     /// Writes: on a message pipe one whole message, on a byte pipe as much as
     /// the socket takes (all of it unless `nowait`).
     pub fn write(&self, buf: &[u8], nowait: bool) -> Result<usize> {
+        self.wrote.store(true, Ordering::Relaxed);
         if !self.message_pipe {
             return match self.data.send(buf, nowait) {
                 Ok(n) => Ok(n),
@@ -319,6 +325,7 @@ impl Conn {
     /// when nothing was sent. On a byte pipe, the bytes that fit.
     #[cfg_attr(not(test), allow(dead_code))] // the async front end's write
     pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
+        self.wrote.store(true, Ordering::Relaxed);
         if !self.message_pipe {
             return match self.data.send(buf, true) {
                 Ok(n) => Ok(n),
@@ -417,6 +424,9 @@ impl Conn {
 
     /// FlushFileBuffers: returns once the peer has read everything written.
     pub fn flush(&self) -> Result<()> {
+        if !self.wrote.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         {
             let mut unsent = lock(&self.writer);
             while !self.push_unsent(&mut unsent)? {

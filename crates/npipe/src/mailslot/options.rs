@@ -2,11 +2,22 @@
 //! [`MailslotWriterOptions`] (CreateFile on a mailslot name), and the read
 //! time-out.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::network::NetworkOptions;
 use crate::namespace::{AllowList, Namespace};
+
+/// A shared network key; `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SecretKey(pub(crate) Vec<u8>);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
 
 /// `MAILSLOT_WAIT_FOREVER`: the `lReadTimeout` value that waits without
 /// limit, as [`MailslotTimeout::from_millis`] reads it.
@@ -91,7 +102,7 @@ pub struct MailslotOptions {
     pub(crate) allow: AllowList,
     // the network: no Win32 parameter (Windows always listens)
     pub(crate) accept_network: bool,
-    pub(crate) network_key: Option<Vec<u8>>,
+    pub(crate) network_key: Option<SecretKey>,
     pub(crate) network: Option<NetworkOptions>,
     // where the name lives
     pub(crate) namespace: Option<Namespace>,
@@ -192,7 +203,7 @@ impl MailslotOptions {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an
     /// empty key.
     pub fn network_key(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
-        self.network_key = Some(key.into());
+        self.network_key = Some(SecretKey(key.into()));
         self
     }
 
@@ -235,7 +246,7 @@ impl MailslotOptions {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MailslotWriterOptions {
-    pub(crate) network_key: Option<Vec<u8>>,
+    pub(crate) network_key: Option<SecretKey>,
     pub(crate) network: Option<NetworkOptions>,
     pub(crate) namespace: Option<Namespace>,
 }
@@ -256,7 +267,7 @@ impl MailslotWriterOptions {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an
     /// empty key.
     pub fn network_key(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
-        self.network_key = Some(key.into());
+        self.network_key = Some(SecretKey(key.into()));
         self
     }
 
@@ -281,5 +292,23 @@ impl MailslotWriterOptions {
 
     pub(crate) fn ns(&self) -> Namespace {
         self.namespace.clone().unwrap_or_else(Namespace::from_env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let mut slot = MailslotOptions::new();
+        slot.network_key("s3cret-key");
+        let mut writer = MailslotWriterOptions::new();
+        writer.network_key("s3cret-key");
+        for text in [format!("{slot:?}"), format!("{writer:?}")] {
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(!text.contains("115, 51"), "{text}"); // "s3" as bytes
+            assert!(text.contains("redacted"), "{text}");
+        }
     }
 }

@@ -116,7 +116,7 @@ impl MailslotOptions {
                 ),
             });
         }
-        if self.network_key.as_ref().is_some_and(Vec::is_empty) {
+        if self.network_key.as_ref().is_some_and(|k| k.0.is_empty()) {
             return Err(Error::InvalidParameter {
                 reason: "the network key is empty".into(),
             });
@@ -154,7 +154,7 @@ impl MailslotOptions {
                     name: fold(name.path()),
                     host: options.host.clone(),
                     domain: options.domain.clone(),
-                    key: self.network_key.clone(),
+                    key: self.network_key.as_ref().map(|k| k.0.clone()),
                     max_message_size: self.max_message_size,
                 };
                 Some((udp, policy))

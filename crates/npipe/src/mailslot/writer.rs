@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::network::NetworkOptions;
-use super::options::MailslotWriterOptions;
+use super::options::{MailslotWriterOptions, SecretKey};
 use super::{slot_dir, MAX_LOCAL_MESSAGE, MAX_NETWORK_MESSAGE};
 use crate::name::{Host, NameKind, PipeName};
 use crate::proto::datagram::{self, fold, DatagramError, Target, LOCAL_TAG};
@@ -61,7 +61,7 @@ enum Way {
         to: SocketAddrV4,
         target: OwnedTarget,
         path: String,
-        key: Option<Vec<u8>>,
+        key: Option<SecretKey>,
         scratch: std::sync::Mutex<Vec<u8>>,
     },
 }
@@ -104,7 +104,7 @@ impl MailslotWriterOptions {
                 reason: "not a mailslot name".into(),
             });
         }
-        if self.network_key.as_ref().is_some_and(Vec::is_empty) {
+        if self.network_key.as_ref().is_some_and(|k| k.0.is_empty()) {
             return Err(Error::InvalidParameter {
                 reason: "the network key is empty".into(),
             });
@@ -176,7 +176,7 @@ impl MailslotWriterOptions {
             target.borrow(),
             &path,
             b"",
-            self.network_key.as_deref(),
+            self.network_key.as_ref().map(|k| k.0.as_slice()),
             &mut scratch,
         );
         if let Err(e) = check {
@@ -254,7 +254,13 @@ impl MailslotWriter {
                 scratch,
             } => {
                 let mut bytes = scratch.lock().unwrap_or_else(|p| p.into_inner());
-                match datagram::encode(target.borrow(), path, message, key.as_deref(), &mut bytes) {
+                match datagram::encode(
+                    target.borrow(),
+                    path,
+                    message,
+                    key.as_ref().map(|k| k.0.as_slice()),
+                    &mut bytes,
+                ) {
                     Ok(()) => {}
                     Err(DatagramError::PayloadTooLarge(len)) => {
                         return Err(Error::MessageTooLarge {

@@ -247,7 +247,8 @@ impl Datagram<'_> {
 }
 
 /// What a receiving mailslot knows about itself, to judge datagrams.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` does not print the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Policy {
     /// The mailslot's case-folded path.
     pub name: String,
@@ -259,6 +260,18 @@ pub struct Policy {
     pub key: Option<Vec<u8>>,
     /// The mailslot's largest message (0: [`MAX_NETWORK_PAYLOAD`]).
     pub max_message_size: usize,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("domain", &self.domain)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("max_message_size", &self.max_message_size)
+            .finish()
+    }
 }
 
 /// The receiver's decision about one datagram.

@@ -36,16 +36,31 @@ fn every_message_of_many_writers_arrives_whole_and_is_counted() {
             Peer::spawn(root.peer(&args), &format!("writer {id}"))
         })
         .collect();
-    for (id, w) in writers.iter_mut().enumerate() {
-        let oversize = w.line();
-        assert_eq!(
-            oversize,
-            format!("oversize {ERROR_INVALID_PARAMETER}"),
-            "writer {id}: a message over the maximum must be refused"
-        );
-        w.expect("done");
-        assert!(w.wait().success());
-    }
+    // While the writers run, keep asking for info: each call moves what
+    // has arrived into the reader's queue, so no writer waits on a full
+    // socket buffer, and counting races with writing.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let count = slot.info().unwrap().message_count;
+                assert!(count <= WRITERS * MESSAGES);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        // Stops the thread above even if an assertion below fails.
+        let _stop = StopOnDrop(&done);
+        for (id, w) in writers.iter_mut().enumerate() {
+            let oversize = w.line();
+            assert_eq!(
+                oversize,
+                format!("oversize {ERROR_INVALID_PARAMETER}"),
+                "writer {id}: a message over the maximum must be refused"
+            );
+            w.expect("done");
+            assert!(w.wait().success());
+        }
+    });
 
     // Every writer has exited: all its messages are queued, and the count
     // is exact.
@@ -81,6 +96,14 @@ fn every_message_of_many_writers_arrives_whole_and_is_counted() {
     got.sort();
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "some message arrived torn, mixed or twice");
+}
+
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[test]

@@ -459,6 +459,31 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_with_a_full_buffer_waits_until_the_reader_reads() {
+        let root = TempRoot::new().unwrap();
+        let name = r"\\.\mailslot\t-full";
+        let slot = create(&root, name);
+        let w = writer(&root, name);
+        // 16 MiB: far more than any writer's send buffer.
+        const COUNT: usize = 256;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            for i in 0..COUNT {
+                w.write(&vec![i as u8; MAX_LOCAL_MESSAGE]).unwrap();
+            }
+            tx.send(()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(rx.try_recv().is_err(), "the writer should be waiting");
+        for i in 0..COUNT {
+            let m = slot.read_message().unwrap();
+            assert_eq!((m.len(), m[0]), (MAX_LOCAL_MESSAGE, i as u8));
+        }
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
     fn the_largest_local_message_arrives_whole() {
         let root = TempRoot::new().unwrap();
         let slot = create(&root, r"\\.\mailslot\t-largest");

@@ -15,6 +15,8 @@
 //! | `PeekNamedPipe` | [`NamedPipeClient::peek`] |
 //! | `TransactNamedPipe` | [`NamedPipeClient::transact`] |
 //! | `FlushFileBuffers` | [`std::io::Write::flush`] |
+//! | `CreateMailslot` / `GetMailslotInfo` / `SetMailslotInfo` | [`mailslot::MailslotOptions::create`], [`Mailslot::info`], [`Mailslot::set_read_timeout`] |
+//! | `CreateFile` + `WriteFile` on a mailslot name | [`mailslot::MailslotWriter`] |
 //!
 //! `docs/WIN32-MAPPING.md` in the repository lists every function, flag and
 //! error with its npipe counterpart.
@@ -42,6 +44,7 @@
 
 pub mod anonymous;
 mod error;
+pub mod mailslot;
 pub mod name;
 mod namespace;
 mod pipe;
@@ -54,6 +57,7 @@ pub mod win32;
 pub mod doc_support;
 
 pub use error::{win32_code_of, Error, Result, Win32Code};
+pub use mailslot::{Mailslot, MailslotInfo, MailslotOptions, MailslotWriter};
 pub use name::{Host, NameKind, PipeName};
 pub use namespace::{Namespace, PipeEntry, DEFAULT_ROOT};
 pub use pipe::{

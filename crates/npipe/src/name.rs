@@ -372,7 +372,7 @@ const FORWARD_SLASHES: &str =
 
 /// Folds one character the way Windows' upcase table does: to its upper
 /// case when that is a single character, otherwise unchanged.
-fn fold_char(c: char) -> char {
+pub(crate) fn fold_char(c: char) -> char {
     let mut upper = c.to_uppercase();
     match (upper.next(), upper.next()) {
         (Some(u), None) => u,

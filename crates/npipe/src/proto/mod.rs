@@ -61,6 +61,7 @@
 //! receiving side decodes it with [`Control::decode`].
 
 mod byte_queue;
+pub mod datagram;
 mod frame;
 mod handshake;
 mod recv;

@@ -11,5 +11,8 @@
 pub(crate) mod fs;
 pub(crate) mod inotify;
 pub(crate) mod pipe;
+pub(crate) mod poll;
+pub(crate) mod seqpacket;
 pub(crate) mod signal;
 pub(crate) mod socket;
+pub(crate) mod udp;

@@ -29,7 +29,7 @@ pub(crate) struct PeerCred {
 /// The address of `name` inside the directory `dir`, reached through
 /// `/proc/self/fd` so that the path stays short whatever the directory's own
 /// path length (Unix socket paths are limited to 108 bytes).
-fn addr_in(dir: BorrowedFd<'_>, name: &str) -> io::Result<SocketAddrUnix> {
+pub(crate) fn addr_in(dir: BorrowedFd<'_>, name: &str) -> io::Result<SocketAddrUnix> {
     use std::os::fd::AsRawFd;
     let path = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), name);
     Ok(SocketAddrUnix::new(path.as_str())?)

@@ -1,0 +1,311 @@
+//! Turns the parsed command line ([`Cli`]) into what the program runs: npipe
+//! builders with every flag applied, in one function, [`plan`]. The
+//! commands in `cmd/` take a plan and never look at flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use npipe::{ClientOptions, NameKind, Namespace, PipeMode, PipeName, ServerOptions, WaitTimeout};
+
+use crate::failure::{Failure, Op};
+use crate::flags::low::{
+    CallArgs, Cli, Command, ConnectArgs, ListArgs, ServeArgs, TimeoutArg, WaitArgs,
+};
+
+/// Everything one run of `npipe` needs.
+#[derive(Debug)]
+pub struct Plan {
+    /// The namespace directory, for messages (`--root`, else the default).
+    pub namespace: PathBuf,
+    /// Whether `--verbose` was given.
+    pub verbose: bool,
+    /// The command, ready to run.
+    pub command: CommandPlan,
+}
+
+/// One subcommand, ready to run.
+#[derive(Debug)]
+pub enum CommandPlan {
+    /// `npipe serve`
+    Serve(ServePlan),
+    /// `npipe connect`
+    Connect(ConnectPlan),
+    /// `npipe call`
+    Call(CallPlan),
+    /// `npipe wait`
+    Wait(WaitPlan),
+    /// `npipe list`
+    List(ListPlan),
+    /// `npipe completions`
+    Completions(clap_complete::Shell),
+}
+
+/// How bytes on the pipe map to the text the user sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Bytes go through as they are.
+    Bytes,
+    /// Each message is one line (without its newline) and each line is one
+    /// message.
+    Lines,
+}
+
+/// What a server does with each client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// Write what the client sends to stdout.
+    Stdout,
+    /// Send it back.
+    Echo,
+    /// Run this program with its stdin and stdout bound to the client.
+    Exec {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+/// `npipe serve`: the instances to create and what to do with clients.
+#[derive(Debug)]
+pub struct ServePlan {
+    /// The pipe.
+    pub name: PipeName,
+    /// CreateNamedPipe's options, every flag applied.
+    pub options: ServerOptions,
+    /// How many instances to create (clients served at once).
+    pub instances: u32,
+    /// What each client gets.
+    pub service: Service,
+    /// Stop after this many clients.
+    pub count: Option<u64>,
+    /// Bytes or lines.
+    pub framing: Framing,
+}
+
+/// `npipe connect`
+#[derive(Debug)]
+pub struct ConnectPlan {
+    /// The pipe.
+    pub name: PipeName,
+    /// CreateFile's options.
+    pub options: ClientOptions,
+    /// Wait this long for a free instance; `None`: fail when busy.
+    pub wait: Option<WaitTimeout>,
+    /// After stdin ends, wait this long for more replies; `None`: until the
+    /// server closes.
+    pub linger: Option<Duration>,
+    /// Bytes or lines.
+    pub framing: Framing,
+}
+
+/// Where the message of `npipe call` comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallData {
+    /// The argument itself.
+    Arg(Vec<u8>),
+    /// All of stdin (`-`).
+    Stdin,
+}
+
+/// `npipe call`
+#[derive(Debug)]
+pub struct CallPlan {
+    /// The pipe.
+    pub name: PipeName,
+    /// CallNamedPipe's options (the library sets message read mode).
+    pub options: ClientOptions,
+    /// The message.
+    pub data: CallData,
+    /// How long to wait for a free instance.
+    pub timeout: WaitTimeout,
+    /// The reply buffer's size.
+    pub reply_size: usize,
+}
+
+/// `npipe wait`
+#[derive(Debug)]
+pub struct WaitPlan {
+    /// The pipe.
+    pub name: PipeName,
+    /// Where to look.
+    pub options: ClientOptions,
+    /// How long.
+    pub timeout: WaitTimeout,
+}
+
+/// `npipe list`
+#[derive(Debug)]
+pub struct ListPlan {
+    /// The namespace to list.
+    pub namespace: Namespace,
+    /// JSON instead of a table.
+    pub json: bool,
+}
+
+/// Turns the command line into a plan: parses names, applies every flag to
+/// the library's builders, and checks what clap cannot.
+///
+/// # Errors
+/// A bad pipe name ([`npipe::Error::BadPathname`]) or a flag value that
+/// makes no sense for its flag.
+pub fn plan(cli: Cli) -> Result<Plan, Failure> {
+    let namespace = match &cli.root {
+        Some(root) => Namespace::at(root),
+        None => Namespace::from_env(),
+    };
+    let root = cli.root.clone();
+    let command = match cli.command {
+        Command::Serve(args) => CommandPlan::Serve(serve(args, root)?),
+        Command::Connect(args) => CommandPlan::Connect(connect(args, root)?),
+        Command::Call(args) => CommandPlan::Call(call(args, root)?),
+        Command::Wait(args) => CommandPlan::Wait(wait(args, root)?),
+        Command::List(ListArgs { json }) => CommandPlan::List(ListPlan {
+            namespace: namespace.clone(),
+            json,
+        }),
+        Command::Completions(args) => CommandPlan::Completions(args.shell),
+    };
+    Ok(Plan {
+        namespace: namespace.path().to_path_buf(),
+        verbose: cli.verbose,
+        command,
+    })
+}
+
+fn serve(args: ServeArgs, root: Option<PathBuf>) -> Result<ServePlan, Failure> {
+    let name = pipe_name(&args.name, Op::Serve)?;
+    let mut options = ServerOptions::new();
+    if let Some(root) = root {
+        options.root(root);
+    }
+    if args.message {
+        options.pipe_mode(PipeMode::Message);
+    }
+    if let Some(max) = args.max_instances {
+        options.max_instances(max);
+    }
+    if let Some(ms) = args.default_timeout {
+        options.default_timeout(Duration::from_millis(ms));
+    }
+    options.first_pipe_instance(args.first_instance);
+    for uid in args.allow_uid {
+        options.allow_uid(uid);
+    }
+    for gid in args.allow_gid {
+        options.allow_gid(gid);
+    }
+    options.allow_everyone(args.everyone);
+    let service = match (args.echo, args.exec) {
+        (_, Some(mut command)) => Service::Exec {
+            program: command.remove(0),
+            args: command,
+        },
+        (true, None) => Service::Echo,
+        (false, None) => Service::Stdout,
+    };
+    if args.instances == 0 {
+        return Err(Failure::usage("--instances must be at least 1"));
+    }
+    if args.count == Some(0) {
+        return Err(Failure::usage("--count must be at least 1"));
+    }
+    Ok(ServePlan {
+        name,
+        options,
+        instances: args.instances,
+        service,
+        count: args.count,
+        framing: framing(args.message),
+    })
+}
+
+fn connect(args: ConnectArgs, root: Option<PathBuf>) -> Result<ConnectPlan, Failure> {
+    let name = pipe_name(&args.name, Op::Connect)?;
+    let mut options = client_options(root, args.server_uid);
+    if args.message {
+        options.read_mode(npipe::ReadMode::Message);
+    }
+    let linger = match args.linger {
+        TimeoutArg::Millis(ms) => Some(Duration::from_millis(ms)),
+        TimeoutArg::Forever => None,
+        TimeoutArg::Default => {
+            return Err(Failure::usage(
+                "--linger takes milliseconds or `forever`; a pipe has no default for it",
+            ))
+        }
+    };
+    Ok(ConnectPlan {
+        name,
+        options,
+        wait: args.wait.map(wait_timeout),
+        linger,
+        framing: framing(args.message),
+    })
+}
+
+fn call(args: CallArgs, root: Option<PathBuf>) -> Result<CallPlan, Failure> {
+    let name = pipe_name(&args.name, Op::Call)?;
+    let data = if args.data == "-" {
+        CallData::Stdin
+    } else {
+        CallData::Arg(args.data.into_bytes())
+    };
+    Ok(CallPlan {
+        name,
+        options: client_options(root, args.server_uid),
+        data,
+        timeout: wait_timeout(args.timeout),
+        reply_size: args.reply_size,
+    })
+}
+
+fn wait(args: WaitArgs, root: Option<PathBuf>) -> Result<WaitPlan, Failure> {
+    Ok(WaitPlan {
+        name: pipe_name(&args.name, Op::Wait)?,
+        options: client_options(root, None),
+        timeout: wait_timeout(args.timeout),
+    })
+}
+
+fn client_options(root: Option<PathBuf>, server_uid: Option<u32>) -> ClientOptions {
+    let mut options = ClientOptions::new();
+    if let Some(root) = root {
+        options.root(root);
+    }
+    if let Some(uid) = server_uid {
+        options.require_server_uid(uid);
+    }
+    options
+}
+
+/// A pipe name as typed: a full name (`\\.\pipe\build`, or anything that
+/// starts like a UNC name, which the library then checks), or a short one
+/// (`build`) meaning `\\.\pipe\build`.
+pub fn pipe_name(arg: &str, op: Op) -> Result<PipeName, Failure> {
+    let parsed = if arg.starts_with(r"\\") || arg.starts_with("//") {
+        PipeName::parse(arg)
+    } else {
+        PipeName::local(NameKind::Pipe, arg)
+    };
+    parsed.map_err(|err| Failure::npipe("", err, op, arg, None))
+}
+
+fn wait_timeout(arg: TimeoutArg) -> WaitTimeout {
+    match arg {
+        TimeoutArg::Millis(ms) => WaitTimeout::Duration(Duration::from_millis(ms)),
+        TimeoutArg::Default => WaitTimeout::Default,
+        TimeoutArg::Forever => WaitTimeout::Forever,
+    }
+}
+
+fn framing(message: bool) -> Framing {
+    if message {
+        Framing::Lines
+    } else {
+        Framing::Bytes
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,415 @@
+//! The command line as clap sees it: a plain mirror of the arguments, with
+//! each flag's help beside it. Nothing here knows about the library;
+//! `high.rs` turns these structs into npipe builders.
+//!
+//! To add a command (the mailslot commands, later): add a variant to
+//! [`Command`] with its own args struct here, a plan in `high.rs` and a
+//! module in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_LONG_HELP: &str = "\
+EXAMPLE:
+    npipe serve demo --echo &
+    echo hello | npipe connect demo
+
+EXIT STATUS:
+    0   success
+    1   an expected negative answer: `npipe wait` timed out
+    2   an error (the message says which, with the Win32 error name)
+
+A closed standard output (`npipe connect X | head -1`) ends the program quietly with 0.";
+
+const ROOT_HELP: &str = "\
+The namespace directory in which pipe names meet. Processes that use the same directory \
+see each other's pipes. Default: $NPIPE_ROOT if set, otherwise /tmp/.npipe.";
+
+/// Win32 named pipes on Linux: serve, connect to, call, wait for and list them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "npipe",
+    version,
+    about,
+    long_about = "Win32 named pipes on Linux: serve, connect to, call, wait for and list them.\n\n\
+        A pipe NAME is either a short name such as `build` (meaning \\\\.\\pipe\\build) or a \
+        full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell).",
+    after_long_help = AFTER_LONG_HELP,
+    after_help = "Try `npipe help serve` for an example, and --help for the exit codes.",
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Namespace directory (default: $NPIPE_ROOT or /tmp/.npipe).
+    #[arg(long, global = true, value_name = "DIR", long_help = ROOT_HELP)]
+    pub root: Option<PathBuf>,
+
+    /// Log what npipe does to stderr.
+    #[arg(
+        short,
+        long,
+        global = true,
+        long_help = "Log what npipe does (instances created, clients connected and gone, \
+            bytes moved) to stderr, through `tracing`."
+    )]
+    pub verbose: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a named pipe and serve clients (CreateNamedPipe).
+    #[command(
+        long_about = "Create a named pipe and serve its clients (CreateNamedPipe, \
+            ConnectNamedPipe, DisconnectNamedPipe). By default what clients send is written \
+            to standard output; --echo sends it back, --exec gives each client its own \
+            process. With several --instances, what clients send reaches stdout as it \
+            arrives, a chunk (or, with --message, a line) at a time. The server runs until \
+            killed, or until --count clients were served.",
+        after_help = "EXAMPLES:\n    \
+            npipe serve build --echo\n    \
+            npipe serve build --message --instances 4 --exec sed -u s/^/got:/\n    \
+            npipe serve logs > received.log"
+    )]
+    Serve(ServeArgs),
+
+    /// Connect to a pipe like netcat: stdin to the pipe, the pipe to stdout.
+    #[command(
+        long_about = "Connect to a named pipe (CreateFile) and copy standard input to the \
+            pipe and the pipe to standard output.\n\n\
+            Win32 pipes have no half-close: a client cannot tell the server \"no more input\" \
+            and keep reading. So when standard input ends, npipe waits until the server has \
+            read all of it (FlushFileBuffers), prints replies until none has come for --linger \
+            milliseconds, then closes. It ends at once when the server closes the pipe.",
+        after_help = "EXAMPLES:\n    \
+            echo hi | npipe connect build\n    \
+            npipe connect build --wait 5000 < request.bin > reply.bin\n    \
+            printf 'one\\ntwo\\n' | npipe connect jobs --message"
+    )]
+    Connect(ConnectArgs),
+
+    /// Send one message and print the reply (CallNamedPipe).
+    #[command(
+        long_about = "Send one message to a message-type pipe and print the reply as one line \
+            (CallNamedPipe): connect, write, read one message, close. Waits for a free \
+            instance up to --timeout.",
+        after_help = "EXAMPLES:\n    \
+            npipe call build status\n    \
+            npipe call build - --timeout 2000 < request.json"
+    )]
+    Call(CallArgs),
+
+    /// Wait until an instance of a pipe is free (WaitNamedPipe).
+    #[command(
+        long_about = "Wait until an instance of the pipe is free to connect to \
+            (WaitNamedPipe). Exits 0 when one is, 1 when the time-out passed first, and 2 on \
+            an error such as the pipe not existing (which is reported at once, as on Windows).",
+        after_help = "EXAMPLES:\n    \
+            npipe wait build --timeout 5000 && npipe call build status"
+    )]
+    Wait(WaitArgs),
+
+    /// List the pipes in the namespace.
+    #[command(
+        long_about = "List every named pipe with a live instance in the namespace: its \
+            name, type, direction, instances (existing / limit), listening instances, owner \
+            and server process ids. Pipes whose servers died are not shown.",
+        after_help = "EXAMPLES:\n    \
+            npipe list\n    \
+            npipe list --json | jq '.[].name'"
+    )]
+    List(ListArgs),
+
+    /// Print a shell completion script.
+    #[command(after_help = "EXAMPLES:\n    \
+            npipe completions bash > ~/.local/share/bash-completion/completions/npipe")]
+    Completions(CompletionsArgs),
+}
+
+/// `npipe serve NAME`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Make a message-type pipe read in message mode.
+    #[arg(
+        long,
+        help_heading = "PIPE OPTIONS",
+        long_help = "Make a message-type pipe and read it in message mode (PIPE_TYPE_MESSAGE | \
+            PIPE_READMODE_MESSAGE). Each message received is one line on stdout or on the \
+            --exec program's stdin; each line the program prints is one message. Default: a \
+            byte-type pipe, copied as bytes."
+    )]
+    pub message: bool,
+
+    /// Serve N clients at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "PIPE OPTIONS",
+        long_help = "Create N instances of the pipe, so N clients can be served at once; \
+            further clients get ERROR_PIPE_BUSY until one is free. Default: 1."
+    )]
+    pub instances: u32,
+
+    /// The most instances of this name, in every process (1-255).
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "PIPE OPTIONS",
+        long_help = "The most instances of this name that may exist at once, in every process \
+            (nMaxInstances): 1 to 254, or 255 for no limit. The first instance of a name fixes \
+            it for all. Default: 255 (PIPE_UNLIMITED_INSTANCES)."
+    )]
+    pub max_instances: Option<u32>,
+
+    /// How long `wait` and `call` wait by default (nDefaultTimeOut).
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        help_heading = "PIPE OPTIONS",
+        long_help = "How long clients wait for a free instance when they ask for the pipe's \
+            default time-out (nDefaultTimeOut, used by `npipe wait` and `npipe call` unless \
+            they give --timeout). Default: 50."
+    )]
+    pub default_timeout: Option<u64>,
+
+    /// Fail if an instance of this name exists already.
+    #[arg(
+        long,
+        help_heading = "PIPE OPTIONS",
+        long_help = "Fail with ERROR_ACCESS_DENIED if an instance of this name exists already \
+            (FILE_FLAG_FIRST_PIPE_INSTANCE), so the server knows it owns the name."
+    )]
+    pub first_instance: bool,
+
+    /// Send back what each client sends.
+    #[arg(
+        long,
+        conflicts_with = "exec",
+        help_heading = "SERVICE OPTIONS",
+        long_help = "Send back what each client sends: bytes as they come, or each message \
+            as one message."
+    )]
+    pub echo: bool,
+
+    /// Give each client its own process: CMD [ARGS...].
+    #[arg(
+        long,
+        value_name = "CMD",
+        num_args = 1..,
+        allow_hyphen_values = true,
+        help_heading = "SERVICE OPTIONS",
+        long_help = "Give each client its own process, like inetd: what the client sends is the \
+            program's stdin and what the program prints goes to the client. When the program \
+            exits, npipe waits until the client has read its output, then disconnects the \
+            client. The program's stderr is npipe's. Takes the rest of the command line. In \
+            message mode, keep the program's output line-buffered (`sed -u`, `stdbuf -oL`)."
+    )]
+    pub exec: Option<Vec<String>>,
+
+    /// Stop after serving K clients.
+    #[arg(
+        long,
+        value_name = "K",
+        help_heading = "SERVICE OPTIONS",
+        long_help = "Exit after K clients have been served. Default: serve until killed."
+    )]
+    pub count: Option<u64>,
+
+    /// Also let processes of this user id connect (repeatable).
+    #[arg(
+        long,
+        value_name = "UID",
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Also let processes running as UID connect; may be given more than once. \
+            The owner and root always may. Enforced by file permissions and by the server \
+            against each client's kernel credentials (the pipe's security descriptor on \
+            Windows)."
+    )]
+    pub allow_uid: Vec<u32>,
+
+    /// Also let processes of this group id connect (repeatable).
+    #[arg(
+        long,
+        value_name = "GID",
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Also let processes whose primary or supplementary group is GID connect; \
+            may be given more than once."
+    )]
+    pub allow_gid: Vec<u32>,
+
+    /// Let every local user connect.
+    #[arg(
+        long,
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Let every local user connect (a null DACL on Windows). Default: only the \
+            owner and root."
+    )]
+    pub everyone: bool,
+}
+
+/// `npipe connect NAME`
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Send each input line as one message; print each message as a line.
+    #[arg(
+        long,
+        help_heading = "PIPE OPTIONS",
+        long_help = "Read the pipe in message mode (PIPE_READMODE_MESSAGE): each line of stdin, \
+            without its newline, is sent as one message, and each message received is printed \
+            as one line. Needs a message-type pipe (`npipe serve --message`)."
+    )]
+    pub message: bool,
+
+    /// Wait up to MILLISECONDS for a free instance.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        help_heading = "PIPE OPTIONS",
+        long_help = "When every instance is busy, wait up to MILLISECONDS for one to be free \
+            (WaitNamedPipe), or `forever`, or `default` for the pipe's default time-out. \
+            Default: do not wait, fail with ERROR_PIPE_BUSY."
+    )]
+    pub wait: Option<TimeoutArg>,
+
+    /// After stdin ends, print replies until none came for MILLISECONDS.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        default_value = "500",
+        help_heading = "PIPE OPTIONS",
+        long_help = "After stdin ends and the server has read all of it, keep printing what \
+            the server sends until it closes the pipe or sends nothing for MILLISECONDS; \
+            `forever` waits for the server to close. Default: 500."
+    )]
+    pub linger: TimeoutArg,
+
+    /// Connect only to a server running as this user id.
+    #[arg(
+        long,
+        value_name = "UID",
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Connect only to a server running as UID; any other gets \
+            ERROR_ACCESS_DENIED, so a process that took the name first cannot pose as the \
+            server."
+    )]
+    pub server_uid: Option<u32>,
+}
+
+/// `npipe call NAME DATA`
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The message to send; `-` reads it from stdin.
+    #[arg(value_name = "DATA", allow_hyphen_values = true)]
+    pub data: String,
+
+    /// Wait up to MILLISECONDS for a free instance.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        default_value = "default",
+        help_heading = "PIPE OPTIONS",
+        long_help = "How long to wait for a free instance (nTimeOut of CallNamedPipe): \
+            MILLISECONDS, `forever`, or `default` for the pipe's default time-out. The reply \
+            itself is waited for without limit, as on Windows. Default: default."
+    )]
+    pub timeout: TimeoutArg,
+
+    /// The largest reply accepted.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 1 << 20,
+        help_heading = "PIPE OPTIONS",
+        long_help = "The size of the reply buffer (nOutBufferSize of CallNamedPipe). A longer \
+            reply is printed cut to this size and reported as ERROR_MORE_DATA. Default: \
+            1048576."
+    )]
+    pub reply_size: usize,
+
+    /// Connect only to a server running as this user id.
+    #[arg(long, value_name = "UID", help_heading = "ACCESS OPTIONS")]
+    pub server_uid: Option<u32>,
+}
+
+/// `npipe wait NAME`
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Give up after MILLISECONDS.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        default_value = "default",
+        long_help = "How long to wait (nTimeOut of WaitNamedPipe): MILLISECONDS, `forever` \
+            (NMPWAIT_WAIT_FOREVER), or `default` for the pipe's default time-out \
+            (NMPWAIT_USE_DEFAULT_WAIT). Default: default."
+    )]
+    pub timeout: TimeoutArg,
+}
+
+/// `npipe list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array for scripts.
+    #[arg(
+        long,
+        help_heading = "OUTPUT OPTIONS",
+        long_help = "Print a JSON array with one object per pipe: name, type, access, \
+            current_instances, listening_instances, max_instances (255: unlimited), \
+            owner_uid, owner (the user name, or null) and server_pids."
+    )]
+    pub json: bool,
+}
+
+/// `npipe completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// A time-out as typed: a number of milliseconds, `default` or `forever`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutArg {
+    /// This many milliseconds.
+    Millis(u64),
+    /// The pipe's default time-out.
+    Default,
+    /// No limit.
+    Forever,
+}
+
+impl std::str::FromStr for TimeoutArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TimeoutArg, String> {
+        match s {
+            "default" => Ok(TimeoutArg::Default),
+            "forever" => Ok(TimeoutArg::Forever),
+            _ => s.parse().map(TimeoutArg::Millis).map_err(|_| {
+                format!("{s:?} is not a time-out: give milliseconds, `default` or `forever`")
+            }),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! `npipe`: the command-line tool of npipe. Serve, connect to, call, wait
+//! for and list Win32-style named pipes on Linux.
+//!
+//! The binary is thin: `flags::low` mirrors the command line, `flags::high`
+//! turns it into the library's builders, `cmd/` runs one subcommand each,
+//! and `main` prints the one error, if any, and picks the exit status.
+
+mod cmd;
+mod copy;
+mod failure;
+mod flags;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cmd::Outcome;
+use crate::flags::low::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = flags::high::plan(cli).and_then(|plan| {
+        init_logging(plan.verbose);
+        cmd::run(plan)
+    });
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(failure) if failure.is_quiet() => ExitCode::SUCCESS,
+        Err(failure) => {
+            progress::multi().suspend(|| {
+                eprintln!("npipe: {}", failure.message());
+                if let Some(hint) = failure.hint() {
+                    eprintln!();
+                    eprintln!("{hint}");
+                }
+            });
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Warnings always go to stderr; `--verbose` adds what npipe does.
+fn init_logging(verbose: bool) {
+    let level = if verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::WARN
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .with_max_level(level)
+        .init();
+}

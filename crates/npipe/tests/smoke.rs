@@ -185,3 +185,39 @@ fn a_client_flush_with_nothing_written_returns_before_the_server_accepts() {
     client.flush_buffers().unwrap();
     let _ = std::fs::remove_dir_all(&r);
 }
+
+#[test]
+fn read_message_to_end_and_close_write() {
+    let r = root("rmte");
+    let name = r"\\.\pipe\rmte";
+    let server = ServerOptions::new()
+        .root(&r)
+        .pipe_mode(PipeMode::Message)
+        .create(name)
+        .unwrap();
+    let client = ClientOptions::new().root(&r).open(name).unwrap();
+    server.connect().unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            client.write_message(&big).unwrap();
+            client.write_message(b"tail").unwrap();
+            client.close_write().unwrap();
+        });
+        let mut got = b"prefix".to_vec();
+        assert_eq!(server.read_message_to_end(&mut got).unwrap(), big.len());
+        assert_eq!(&got[..6], b"prefix");
+        assert_eq!(&got[6..], &big[..]);
+        let mut tail = Vec::new();
+        assert_eq!(server.read_message_to_end(&mut tail).unwrap(), 4);
+        let e = server.read_message_to_end(&mut tail).unwrap_err();
+        assert_eq!(e.win32_code(), win32::ERROR_BROKEN_PIPE, "{e}");
+        assert_eq!(tail, b"tail");
+    });
+    // The client still reads after closing its writing half.
+    server.write_message(b"reply").unwrap();
+    let mut reply = Vec::new();
+    client.set_read_mode(ReadMode::Message).unwrap();
+    assert_eq!(client.read_message_to_end(&mut reply).unwrap(), 5);
+    let _ = std::fs::remove_dir_all(&r);
+}

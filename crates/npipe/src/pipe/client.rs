@@ -219,7 +219,8 @@ impl ClientOptions {
     }
 
     /// Connects, sends one message, reads one reply and closes
-    /// (`CallNamedPipe`). Waits up to `timeout` for a free instance.
+    /// (`CallNamedPipe`). Waits up to `timeout` for a free instance
+    /// ([`open_timeout`](Self::open_timeout)).
     ///
     /// # Errors
     /// As [`open`](Self::open), [`wait`](Self::wait) and
@@ -232,26 +233,59 @@ impl ClientOptions {
         output: &mut [u8],
         timeout: impl Into<WaitTimeout>,
     ) -> Result<MessageRead> {
-        let name = name.as_ref();
-        let timeout = timeout.into();
-        let start = Instant::now();
         let mut options = self.clone();
         options.read_mode(ReadMode::Message).nowait(false);
-        let client = loop {
-            match options.open(name) {
-                Err(Error::PipeBusy { .. }) => {
-                    let left = match timeout {
-                        WaitTimeout::Duration(d) => {
-                            WaitTimeout::Duration(d.saturating_sub(start.elapsed()))
-                        }
-                        other => other,
-                    };
-                    self.wait(name, left)?;
-                }
-                other => break other?,
-            }
-        };
+        let client = options.open_timeout(name, timeout)?;
         client.transact(input, output)
+    }
+
+    /// Opens the pipe `name`, waiting up to `timeout` in all for a free
+    /// instance when every one is busy: [`open`](Self::open) and
+    /// [`wait`](Self::wait) in the loop Microsoft recommends for clients.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open); [`Error::Timeout`] when no instance became
+    /// free in time.
+    ///
+    /// ```
+    /// # let root = npipe::doc_support::TempRoot::new()?;
+    /// use std::time::Duration;
+    /// let name = r"\\.\pipe\doc-open-timeout";
+    /// let _server = npipe::ServerOptions::new().root(root.path()).max_instances(1).create(name)?;
+    /// let options = npipe::ClientOptions::new().root(root.path()).clone();
+    /// let _first = options.open(name)?;
+    /// let err = options.open_timeout(name, Duration::from_millis(50)).unwrap_err();
+    /// assert_eq!(err.win32_code(), npipe::win32::ERROR_SEM_TIMEOUT);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_timeout(
+        &self,
+        name: impl AsRef<str>,
+        timeout: impl Into<WaitTimeout>,
+    ) -> Result<NamedPipeClient> {
+        let name = name.as_ref();
+        let timeout = timeout.into();
+        let mut deadline = match timeout {
+            WaitTimeout::Duration(d) => Some(Instant::now() + d),
+            _ => None,
+        };
+        loop {
+            match self.open(name) {
+                Err(Error::PipeBusy { .. }) => {}
+                other => return other,
+            }
+            if timeout == WaitTimeout::Default && deadline.is_none() {
+                let (_, meta) = self.find(&parse_local(name)?)?;
+                deadline = Some(Instant::now() + Duration::from_millis(meta.default_timeout_ms));
+            }
+            let left = match deadline {
+                Some(deadline) => {
+                    WaitTimeout::Duration(deadline.saturating_duration_since(Instant::now()))
+                }
+                None => WaitTimeout::Forever,
+            };
+            self.wait(name, left)?;
+        }
     }
 
     fn find(&self, name: &PipeName) -> Result<(PipeDir, PipeMeta)> {

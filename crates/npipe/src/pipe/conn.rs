@@ -436,6 +436,18 @@ impl Conn {
         self.data.wait_drained().map_err(|e| self.io_error(e, true))
     }
 
+    /// Half-close: the peer's reads end after what was written (a message
+    /// being written by another thread is finished first).
+    pub fn close_write(&self) -> Result<()> {
+        let mut unsent = lock(&self.writer);
+        while !self.push_unsent(&mut unsent)? {
+            self.wait_writable()?;
+        }
+        self.data
+            .shutdown_write()
+            .map_err(|e| self.io_error(e, true))
+    }
+
     /// DisconnectNamedPipe, server side: tell the client, then cut the data
     /// socket (waking every thread blocked on it). Unread data is discarded.
     pub fn disconnect(&self) {

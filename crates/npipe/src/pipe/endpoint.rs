@@ -127,6 +127,31 @@ impl Endpoint {
         conn.flush()
     }
 
+    /// Appends the next whole message to `out`, however long.
+    pub fn read_to_message_end(&self, conn: &Conn, out: &mut Vec<u8>) -> Result<usize> {
+        let start = out.len();
+        let mut chunk = 64 * 1024;
+        loop {
+            let at = out.len();
+            out.resize(at + chunk, 0);
+            match self.read(conn, &mut out[at..]) {
+                Ok(MessageRead::Complete(n)) => {
+                    out.truncate(at + n);
+                    return Ok(out.len() - start);
+                }
+                Ok(MessageRead::MoreData(n)) => {
+                    out.truncate(at + n);
+                    // The rest waits whole in the connection: size it exactly.
+                    chunk = conn.peek(&mut [])?.left_in_message.max(1);
+                }
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     pub fn info(&self, current_instances: u32) -> PipeInfo {
         PipeInfo {
             end: self.end,
@@ -191,6 +216,30 @@ macro_rules! impl_pipe_io {
             #[doc(alias = "ReadFile")]
             pub fn read_message(&self, buf: &mut [u8]) -> $crate::Result<$crate::MessageRead> {
                 self.endpoint.read(&*self.connection()?, buf)
+            }
+
+            /// Reads the next whole message, however long, appending it to
+            /// `buf`, and returns its length: [`read_message`](Self::read_message)
+            /// repeated while it says
+            /// [`MoreData`](crate::MessageRead::MoreData). In byte read mode,
+            /// appends what one read returns.
+            ///
+            /// # Errors
+            /// As [`read_message`](Self::read_message); on an error nothing is
+            /// appended.
+            pub fn read_message_to_end(&self, buf: &mut Vec<u8>) -> $crate::Result<usize> {
+                self.endpoint.read_to_message_end(&*self.connection()?, buf)
+            }
+
+            /// Ends this end's writing while it keeps reading: the other
+            /// end reads what was written, then the end of the stream
+            /// ([`Error::BrokenPipe`](crate::Error::BrokenPipe), or `Ok(0)`
+            /// through `std::io::Read`). Later writes here fail with
+            /// [`Error::NoData`](crate::Error::NoData). A Linux extra, like
+            /// `shutdown(SHUT_WR)` on a socket; Win32 pipes have no
+            /// half-close.
+            pub fn close_write(&self) -> $crate::Result<()> {
+                self.connection()?.close_write()
             }
 
             /// Writes `buf` (`WriteFile`): on a message-type pipe as one

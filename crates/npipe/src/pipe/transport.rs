@@ -34,6 +34,9 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     fn wait_drained(&self) -> io::Result<()>;
     /// Ends the stream both ways, waking every waiting thread.
     fn shutdown(&self);
+    /// Ends this end's sending: the peer reads the end of the stream after
+    /// the data, and this end can still receive.
+    fn shutdown_write(&self) -> io::Result<()>;
 }
 
 /// The transport over a connected Unix stream socket.
@@ -87,5 +90,9 @@ impl Transport for UnixStreamTransport {
 
     fn shutdown(&self) {
         let _ = socket::shutdown(self.fd.as_fd());
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        socket::shutdown_write(self.fd.as_fd())
     }
 }

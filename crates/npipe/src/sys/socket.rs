@@ -253,6 +253,15 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// `shutdown(fd, SHUT_WR)`: the peer reads the end of the stream after
+/// what was sent; this end can still receive.
+pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
+    match net::shutdown(fd, Shutdown::Write) {
+        Ok(()) | Err(rustix::io::Errno::NOTCONN) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `ioctl(fd, FIONREAD)`: bytes queued for reading.
 pub(crate) fn bytes_readable(fd: BorrowedFd<'_>) -> io::Result<usize> {
     Ok(rustix::io::ioctl_fionread(fd)? as usize)

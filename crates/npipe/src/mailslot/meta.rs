@@ -1,6 +1,6 @@
 //! The `meta` file of a mailslot: what its reader fixed for writers.
 
-use crate::namespace::AllowList;
+use crate::namespace::{AllowList, FieldWriter, Fields};
 
 /// The properties writers need before they send: who owns the mailslot,
 /// who may write, and the largest message.
@@ -21,74 +21,28 @@ pub(crate) struct MailslotMeta {
 impl MailslotMeta {
     /// The file's text: one `key=value` a line.
     pub fn encode(&self) -> String {
-        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        format!(
-            "name={}\nkey={}\npid={}\nowner_uid={}\nmax_message_size={}\nallow_everyone={}\n\
-             allow_uids={}\nallow_gids={}\n",
-            escape(&self.name),
-            escape(&self.key),
-            self.pid,
-            self.owner_uid,
-            self.max_message_size,
-            self.allow.everyone,
-            list(&self.allow.uids),
-            list(&self.allow.gids),
-        )
+        FieldWriter::default()
+            .text("name", &self.name)
+            .text("key", &self.key)
+            .field("pid", self.pid)
+            .field("owner_uid", self.owner_uid)
+            .field("max_message_size", self.max_message_size)
+            .allow(&self.allow)
+            .finish()
     }
 
     /// Parses the file's text; `None` if a field is missing or malformed.
     pub fn decode(text: &str) -> Option<MailslotMeta> {
-        let mut fields = std::collections::HashMap::new();
-        for line in text.lines() {
-            let (k, v) = line.split_once('=')?;
-            fields.insert(k, v);
-        }
-        let get = |k: &str| fields.get(k).copied();
-        let list = |k: &str| -> Option<Vec<u32>> {
-            let v = get(k)?;
-            if v.is_empty() {
-                return Some(Vec::new());
-            }
-            v.split(',').map(|s| s.parse().ok()).collect()
-        };
+        let fields = Fields::parse(text)?;
         Some(MailslotMeta {
-            name: unescape(get("name")?)?,
-            key: unescape(get("key")?)?,
-            pid: get("pid")?.parse().ok()?,
-            owner_uid: get("owner_uid")?.parse().ok()?,
-            max_message_size: get("max_message_size")?.parse().ok()?,
-            allow: AllowList {
-                everyone: get("allow_everyone")?.parse().ok()?,
-                uids: list("allow_uids")?,
-                gids: list("allow_gids")?,
-            },
+            name: fields.text("name")?,
+            key: fields.text("key")?,
+            pid: fields.value("pid")?,
+            owner_uid: fields.value("owner_uid")?,
+            max_message_size: fields.value("max_message_size")?,
+            allow: fields.allow()?,
         })
     }
-}
-
-/// Names may hold any character but NUL: `%`, newline and carriage return
-/// are escaped so the file stays one field a line.
-fn escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\n', "%0A")
-        .replace('\r', "%0D")
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        out.push(match rest.get(i + 1..i + 3)? {
-            "25" => '%',
-            "0A" => '\n',
-            "0D" => '\r',
-            _ => return None,
-        });
-        rest = &rest[i + 3..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The `meta` file of a pipe: what the first instance fixed for all others.
 
+use super::fields::{FieldWriter, Fields};
 use crate::pipe::{Access, PipeMode};
 use crate::sys::fs::Identity;
 
@@ -50,104 +51,61 @@ pub(crate) struct PipeMeta {
 impl PipeMeta {
     /// The file's text: one `key=value` a line.
     pub fn encode(&self) -> String {
-        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        format!(
-            "name={}\nkey={}\ntype={}\naccess={}\nmax_instances={}\nin_buffer={}\nout_buffer={}\n\
-             default_timeout_ms={}\nowner_uid={}\nreject_remote={}\nallow_everyone={}\n\
-             allow_uids={}\nallow_gids={}\n",
-            escape(&self.name),
-            escape(&self.key),
-            match self.pipe_mode {
-                PipeMode::Byte => "byte",
-                PipeMode::Message => "message",
-            },
-            match self.access {
-                Access::Inbound => "inbound",
-                Access::Outbound => "outbound",
-                Access::Duplex => "duplex",
-            },
-            self.max_instances,
-            self.in_buffer,
-            self.out_buffer,
-            self.default_timeout_ms,
-            self.owner_uid,
-            self.reject_remote,
-            self.allow.everyone,
-            list(&self.allow.uids),
-            list(&self.allow.gids),
-        )
+        FieldWriter::default()
+            .text("name", &self.name)
+            .text("key", &self.key)
+            .field(
+                "type",
+                match self.pipe_mode {
+                    PipeMode::Byte => "byte",
+                    PipeMode::Message => "message",
+                },
+            )
+            .field(
+                "access",
+                match self.access {
+                    Access::Inbound => "inbound",
+                    Access::Outbound => "outbound",
+                    Access::Duplex => "duplex",
+                },
+            )
+            .field("max_instances", self.max_instances)
+            .field("in_buffer", self.in_buffer)
+            .field("out_buffer", self.out_buffer)
+            .field("default_timeout_ms", self.default_timeout_ms)
+            .field("owner_uid", self.owner_uid)
+            .field("reject_remote", self.reject_remote)
+            .allow(&self.allow)
+            .finish()
     }
 
     /// Parses the file's text; `None` if a required field is missing or
     /// malformed (a torn or foreign file).
     pub fn decode(text: &str) -> Option<PipeMeta> {
-        let mut fields = std::collections::HashMap::new();
-        for line in text.lines() {
-            let (k, v) = line.split_once('=')?;
-            fields.insert(k, v);
-        }
-        let get = |k: &str| fields.get(k).copied();
-        let num = |k: &str| get(k)?.parse::<u64>().ok();
-        let list = |k: &str| -> Option<Vec<u32>> {
-            let v = get(k)?;
-            if v.is_empty() {
-                return Some(Vec::new());
-            }
-            v.split(',').map(|s| s.parse().ok()).collect()
-        };
+        let fields = Fields::parse(text)?;
         Some(PipeMeta {
-            name: unescape(get("name")?)?,
-            key: unescape(get("key")?)?,
-            pipe_mode: match get("type")? {
+            name: fields.text("name")?,
+            key: fields.text("key")?,
+            pipe_mode: match fields.raw("type")? {
                 "byte" => PipeMode::Byte,
                 "message" => PipeMode::Message,
                 _ => return None,
             },
-            access: match get("access")? {
+            access: match fields.raw("access")? {
                 "inbound" => Access::Inbound,
                 "outbound" => Access::Outbound,
                 "duplex" => Access::Duplex,
                 _ => return None,
             },
-            max_instances: u32::try_from(num("max_instances")?).ok()?,
-            in_buffer: u32::try_from(num("in_buffer")?).ok()?,
-            out_buffer: u32::try_from(num("out_buffer")?).ok()?,
-            default_timeout_ms: num("default_timeout_ms")?,
-            owner_uid: u32::try_from(num("owner_uid")?).ok()?,
-            reject_remote: get("reject_remote")?.parse().ok()?,
-            allow: AllowList {
-                everyone: get("allow_everyone")?.parse().ok()?,
-                uids: list("allow_uids")?,
-                gids: list("allow_gids")?,
-            },
+            max_instances: fields.value("max_instances")?,
+            in_buffer: fields.value("in_buffer")?,
+            out_buffer: fields.value("out_buffer")?,
+            default_timeout_ms: fields.value("default_timeout_ms")?,
+            owner_uid: fields.value("owner_uid")?,
+            reject_remote: fields.value("reject_remote")?,
+            allow: fields.allow()?,
         })
     }
-}
-
-/// Names may hold any character but NUL; `%`, newline and carriage return
-/// are percent-escaped so the file stays one field a line.
-fn escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\n', "%0A")
-        .replace('\r', "%0D")
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let code = rest.get(i + 1..i + 3)?;
-        out.push(match code {
-            "25" => '%',
-            "0A" => '\n',
-            "0D" => '\r',
-            _ => return None,
-        });
-        rest = &rest[i + 3..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! process using it, so SIGKILL never leaves anything that blocks others.
 //! See `pipe_dir` for the files of one name.
 
+mod fields;
 mod meta;
 mod pipe_dir;
 
@@ -13,6 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+pub(crate) use fields::{FieldWriter, Fields};
 pub(crate) use meta::{AllowList, PipeMeta};
 pub(crate) use pipe_dir::{
     alive_name, claim_name, claim_token, sock_name, Claim, ClaimState, PipeDir, MAX_SLOTS,

@@ -240,11 +240,19 @@ impl Namespace {
         }
     }
 
-    /// Removes a pipe's directory once its last instance is gone.
+    /// Removes a pipe's directory once its last instance is gone. Call with
+    /// the directory lock held.
+    ///
+    /// The `lock` file goes last: once it is unlinked, another process can
+    /// create a new one and start using the directory, whose files must then
+    /// not be removed from under it.
     pub(crate) fn remove_pipe_dir(&self, name: &PipeName, dir: &PipeDir) -> Result<()> {
         for entry in fs::list_dir(dir.as_fd())? {
-            fs::remove_at(dir.as_fd(), &entry)?;
+            if entry != "lock" {
+                fs::remove_at(dir.as_fd(), &entry)?;
+            }
         }
+        fs::remove_at(dir.as_fd(), "lock")?;
         let pipes = self.kind_dir("pipe", false)?;
         fs::remove_dir_at(pipes.as_fd(), &dir_name(name.key()))?;
         Ok(())

@@ -157,8 +157,10 @@ impl NamedPipeServer {
             let listener = {
                 let mut phase = lock(&self.phase);
                 if let Phase::Disconnected = *phase {
+                    // Only a dead client's claim goes: a live one may be
+                    // about to connect to the phase that starts here.
+                    self.instance.dir.remove_stale_claim(self.instance.slot)?;
                     *phase = Phase::Listening(Arc::new(self.instance.listen()?));
-                    self.instance.clear_claim(None)?;
                 }
                 match &*phase {
                     Phase::Connected { .. } => return Ok(()),

@@ -277,7 +277,10 @@ impl NamedPipeServer {
             }
             let peer = socket::peer_credentials(data.as_fd())?;
             let meta = &self.instance.meta;
-            let allowed = meta.allow.permits(meta.owner_uid, peer.uid, peer.gid, &[]);
+            let groups = socket::peer_groups(data.as_fd())?;
+            let allowed = meta
+                .allow
+                .permits(meta.owner_uid, peer.uid, peer.gid, &groups);
             let access_ok = (!hello.access.read || meta.access.server_writes())
                 && (!hello.access.write || meta.access.server_reads());
             if !allowed || !access_ok {

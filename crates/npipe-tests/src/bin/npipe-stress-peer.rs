@@ -9,7 +9,7 @@
 //!       [--allow-uid U] [--allow-gid G] [--everyone] [--forge-owner UID]
 //!     create K instances ("listening K", or "error CODE"), then serve
 //!     clients on every one, echoing each message: "connected I" when
-//!     instance I takes a client, "ended I CODE" when it goes; until killed
+//!     instance I takes a client, "ended I CODE" when it goes; hang
 //! serve-big NAME BYTES
 //!     one message-type instance: "listening"; wait for a client
 //!     ("connected"), send the message "small", then "writing BYTES" and one
@@ -135,14 +135,10 @@ fn serve(args: &[String]) {
         forge_meta_owner(uid);
     }
     say(&format!("listening {instances}"));
-    let threads: Vec<_> = servers
-        .into_iter()
-        .enumerate()
-        .map(|(i, server)| thread::spawn(move || echo_forever(i, &server)))
-        .collect();
-    for t in threads {
-        let _ = t.join();
+    for (i, server) in servers.into_iter().enumerate() {
+        thread::spawn(move || echo_forever(i, &server));
     }
+    hang();
 }
 
 fn echo_forever(i: usize, server: &NamedPipeServer) {

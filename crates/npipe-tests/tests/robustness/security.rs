@@ -2,7 +2,9 @@
 //! file permissions underneath it, the allow lists that widen both, and a
 //! client's check of the server's user against a squatter.
 //!
-//! The tests run as root; peers drop to other users with `--as`.
+//! The tests run as root; peers drop to other users with `--as`. The checks
+//! of the default root run in a private mount namespace, so the machine's
+//! own `/tmp/.npipe` is never touched.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use npipe::win32::ERROR_ACCESS_DENIED;
 use npipe::NamedPipeServer;
 
-use crate::support::{assert_code, start, Peer, Pending, TestRoot, NOBODY};
+use crate::support::{assert_code, peer_with_private_tmp, start, Peer, Pending, TestRoot, NOBODY};
 
 /// A user and a group no test process runs as.
 const STRANGER: u32 = 12345;
@@ -154,6 +156,46 @@ fn require_server_uid_trusts_the_kernel_not_the_meta_file() {
         root.client().require_server_uid(0).open(name),
         ERROR_ACCESS_DENIED,
     );
+}
+
+#[test]
+fn the_default_root_must_belong_to_root_or_the_user() {
+    // Ways to find /tmp/.npipe (in a private /tmp), with the server's user
+    // and what it prints.
+    let root_sticky = "install -d -m 1777 /tmp/.npipe";
+    let nobodys = "install -d -m 1777 -o 65534 /tmp/.npipe";
+    let not_sticky = "install -d -m 0777 /tmp/.npipe";
+    let a_file = "touch /tmp/.npipe";
+    let missing = "true";
+    // The first user to need the default root creates and owns it; others
+    // are refused until root makes it (as systemd-tmpfiles does for
+    // /tmp/.X11-unix).
+    let made_by_a_user = r#""$PEER" --as 12345:12345 serve '\\.\pipe\a' </dev/null >/dev/null"#;
+    let denied = "error 5 access to /tmp/.npipe denied";
+    let cases = [
+        (root_sticky, "0:0", "listening"),
+        (root_sticky, "12345:12345", "listening"),
+        (missing, "12345:12345", "listening"),
+        (nobodys, "65534:65534", "listening"),
+        (nobodys, "0:0", denied),
+        (nobodys, "12345:12345", denied),
+        (not_sticky, "0:0", denied),
+        (not_sticky, "12345:12345", denied),
+        (a_file, "0:0", denied),
+        (made_by_a_user, "23456:23456", denied),
+    ];
+    for (setup, who, expected) in cases {
+        let args = ["--as", who, "serve", r"\\.\pipe\default-root"];
+        let Some(mut peer) = peer_with_private_tmp(setup, &args) else {
+            eprintln!("no mount namespaces here: default root checks skipped");
+            return;
+        };
+        let line = peer.expect("");
+        assert!(
+            line.starts_with(expected),
+            "after `{setup}`, as {who}: expected {expected:?}, got {line:?}"
+        );
+    }
 }
 
 /// Accepts one client on `server` and echoes one message back; the result

@@ -14,6 +14,9 @@ use npipe::{ClientOptions, Namespace, ServerOptions};
 /// How long any single wait for a process may take before the test fails.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
+/// The helper binary.
+const PEER: &str = env!("CARGO_BIN_EXE_npipe-stress-peer");
+
 /// The user and group tests drop to (`nobody`/`nogroup` on most systems).
 pub const NOBODY: u32 = 65534;
 
@@ -141,13 +144,21 @@ pub struct Peer {
 
 impl Peer {
     fn spawn(ns: &Path, who: Option<String>, args: &[&str]) -> Peer {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_npipe-stress-peer"));
+        let mut command = Command::new(PEER);
         if let Some(who) = &who {
             command.arg("--as").arg(who);
         }
+        command.args(args).env("NPIPE_ROOT", ns);
+        let what = match who {
+            Some(who) => format!("peer (as {who}) {args:?}"),
+            None => format!("peer {args:?}"),
+        };
+        Peer::start(command, what)
+    }
+
+    /// Runs `command`, which ends up executing `npipe-stress-peer`.
+    fn start(mut command: Command, what: String) -> Peer {
         let mut child = command
-            .args(args)
-            .env("NPIPE_ROOT", ns)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -171,10 +182,6 @@ impl Peer {
             let _ = pipe.read_to_string(&mut text);
             sink.lock().unwrap().push_str(&text);
         });
-        let what = match who {
-            Some(who) => format!("peer (as {who}) {args:?}"),
-            None => format!("peer {args:?}"),
-        };
         Peer {
             stdin: child.stdin.take(),
             child,
@@ -289,6 +296,33 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `npipe-stress-peer ARGS` without `NPIPE_ROOT`, so that it uses
+/// the default root, in a private mount namespace whose `/tmp` is a fresh
+/// tmpfs prepared by the shell commands `setup` (which find the peer in
+/// `$PEER`): the machine's own `/tmp/.npipe` is never touched. `None` where
+/// mount namespaces are not available.
+pub fn peer_with_private_tmp(setup: &str, args: &[&str]) -> Option<Peer> {
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs tmpfs /tmp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(probe, Ok(status) if status.success()) {
+        return None;
+    }
+    let script = format!("mount -t tmpfs tmpfs /tmp && {setup} && exec \"$PEER\" \"$@\"");
+    let mut command = Command::new("unshare");
+    command
+        .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .args(args)
+        .env("PEER", PEER)
+        .env_remove("NPIPE_ROOT");
+    Some(Peer::start(
+        command,
+        format!("peer in a private /tmp after `{setup}` {args:?}"),
+    ))
 }
 
 /// A result being computed on another thread; [`Pending::join`] waits

@@ -229,16 +229,24 @@ impl Namespace {
     /// Opens the directory of a pipe name, creating it with `mode` if it is
     /// missing; also returns whether it was created.
     pub(crate) fn create_pipe_dir(&self, name: &PipeName, mode: u32) -> Result<(PipeDir, bool)> {
-        let pipes = self.kind_dir("pipe", true)?;
         let dir = dir_name(name.key());
-        let created = fs::make_dir_at(pipes.as_fd(), &dir, mode)?;
-        match fs::open_dir_at(pipes.as_fd(), &dir) {
-            Ok(fd) => Ok((PipeDir { fd }, created)),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(Error::AccessDenied {
-                name: name.to_string(),
-                reason: "another user owns this pipe name".into(),
-            }),
-            Err(e) => Err(e.into()),
+        loop {
+            // The last instance of the name's previous users may remove the
+            // directory between these steps: then make it again.
+            let pipes = self.kind_dir("pipe", true)?;
+            let created = match fs::make_dir_at(pipes.as_fd(), &dir, mode) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                other => other?,
+            };
+            return match fs::open_dir_at(pipes.as_fd(), &dir) {
+                Ok(fd) => Ok((PipeDir { fd }, created)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(Error::AccessDenied {
+                    name: name.to_string(),
+                    reason: "another user owns this pipe name".into(),
+                }),
+                Err(e) => Err(e.into()),
+            };
         }
     }
 

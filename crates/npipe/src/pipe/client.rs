@@ -110,8 +110,17 @@ impl ClientOptions {
                 ClaimState::Stale => dir.remove_stale_claim(instance.slot)?,
                 ClaimState::InProgress | ClaimState::Connected => continue,
             }
-            let Some(claim) = Claim::try_take(&dir, instance.slot, me.pid)? else {
-                continue;
+            let claim = match Claim::try_take(&dir, instance.slot, me.pid) {
+                Ok(Some(claim)) => claim,
+                Ok(None) => continue,
+                // The last instance closed and removed the name's directory
+                // since we listed it: the name is gone.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::FileNotFound {
+                        name: name.to_string(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
             };
             let data = match socket::connect_at(dir.as_fd(), &sock_name(instance.slot)) {
                 Ok(data) => data,

@@ -160,8 +160,10 @@ impl NamedPipeServer {
             let listener = {
                 let mut phase = lock(&self.phase);
                 if let Phase::Disconnected = *phase {
+                    // Only a dead client's claim goes: a live one may be
+                    // about to connect to the phase that starts here.
+                    self.instance.dir.remove_stale_claim(self.instance.slot)?;
                     *phase = Phase::Listening(Arc::new(self.instance.listen()?));
-                    self.instance.clear_claim(None)?;
                 }
                 match &*phase {
                     Phase::Connected { .. } => return Ok(()),
@@ -299,14 +301,10 @@ impl NamedPipeServer {
             }
             let peer = socket::peer_credentials(data.as_fd())?;
             let meta = &self.instance.meta;
-            let allowed = meta.allow.permits(meta.owner_uid, peer.uid, peer.gid, &[])
-                || (!meta.allow.gids.is_empty()
-                    && meta.allow.permits(
-                        meta.owner_uid,
-                        peer.uid,
-                        peer.gid,
-                        &fs::process_groups(peer.pid),
-                    ));
+            let groups = socket::peer_groups(data.as_fd())?;
+            let allowed = meta
+                .allow
+                .permits(meta.owner_uid, peer.uid, peer.gid, &groups);
             let access_ok = (!hello.access.read || meta.access.server_writes())
                 && (!hello.access.write || meta.access.server_reads());
             if !allowed || !access_ok {

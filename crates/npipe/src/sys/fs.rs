@@ -320,26 +320,6 @@ pub(crate) fn set_acl_at(
     }
 }
 
-/// The supplementary groups of process `pid`, from `/proc/PID/status`
-/// (`SO_PEERCRED` carries only the primary group). Empty if unreadable.
-///
-/// # References
-/// - [proc_pid_status(5)](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html)
-pub(crate) fn process_groups(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("Groups:"))?;
-            Some(
-                line["Groups:".len()..]
-                    .split_whitespace()
-                    .filter_map(|g| g.parse().ok())
-                    .collect(),
-            )
-        })
-        .unwrap_or_default()
-}
-
 /// The kernel's binary ACL format: a version word, then sorted entries of
 /// (tag u16, perm u16, id u32), little-endian.
 fn acl_blob(mode: u32, entries: &[AclEntry]) -> Vec<u8> {

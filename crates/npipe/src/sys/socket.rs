@@ -2,9 +2,10 @@
 //!
 //! # Safety
 //!
-//! One call needs `unsafe`: the `SIOCOUTQ` ioctl, which rustix offers only
-//! through its generic `ioctl` interface. The opcode and its `c_int` output
-//! are fixed by the Linux ABI; see [`unread_outgoing`].
+//! Two calls need `unsafe`: the `SIOCOUTQ` ioctl, which rustix offers only
+//! through its generic `ioctl` interface, and `getsockopt(SO_PEERGROUPS)`,
+//! which rustix does not wrap. The opcodes and their output layouts are
+//! fixed by the Linux ABI; see [`unread_outgoing`] and [`peer_groups`].
 #![allow(unsafe_code)]
 
 use std::io::{self, IoSlice, IoSliceMut};
@@ -118,6 +119,51 @@ pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCred> {
         uid: cred.uid.as_raw(),
         gid: cred.gid.as_raw(),
     })
+}
+
+/// `getsockopt(SO_PEERGROUPS)`: the supplementary groups of the process on
+/// the other end, as they were when it connected. Empty on kernels older
+/// than 4.13, which lack the option.
+///
+/// # References
+/// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html)
+/// - [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html)
+#[doc(alias = "SO_PEERGROUPS")]
+pub(crate) fn peer_groups(fd: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
+    use std::os::fd::AsRawFd;
+    #[cfg(target_arch = "sparc64")]
+    const SO_PEERGROUPS: libc::c_int = 0x3d;
+    #[cfg(not(target_arch = "sparc64"))]
+    const SO_PEERGROUPS: libc::c_int = 59;
+    const GID: usize = std::mem::size_of::<libc::gid_t>();
+    let mut groups: Vec<libc::gid_t> = vec![0; 32];
+    loop {
+        let mut len = (groups.len() * GID) as libc::socklen_t;
+        // SAFETY: `groups` is writable for `len` bytes and `len` is a valid
+        // socklen_t; the kernel writes at most `len` bytes of gid_t values
+        // and stores the size it wrote (or needs) in `len`.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            groups.truncate(len as usize / GID);
+            return Ok(groups);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ERANGE) if len as usize > groups.len() * GID => {
+                groups.resize(len as usize / GID, 0);
+            }
+            Some(libc::ENOPROTOOPT) => return Ok(Vec::new()),
+            _ => return Err(err),
+        }
+    }
 }
 
 /// `send(fd, buf, MSG_NOSIGNAL)`, or with `MSG_DONTWAIT` when `nonblocking`.

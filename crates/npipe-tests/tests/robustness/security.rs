@@ -144,6 +144,20 @@ fn require_server_uid_refuses_a_squatter() {
 }
 
 #[test]
+fn a_pipe_directory_owned_by_another_user_is_refused() {
+    // The owner of the sticky `pipe` directory could rename anyone's pipe
+    // directories in it and serve in their place; npipe refuses to use it.
+    let root = TestRoot::new("sec-hijack");
+    let kind = root.ns().join("pipe");
+    std::os::unix::fs::chown(&kind, Some(NOBODY), Some(NOBODY)).unwrap();
+    assert_code(
+        root.server().create(r"\\.\pipe\sec-hijack"),
+        ERROR_ACCESS_DENIED,
+    );
+    assert_code(root.client().open(r"\\.\pipe\sec-hijack"), ERROR_ACCESS_DENIED);
+}
+
+#[test]
 fn require_server_uid_trusts_the_kernel_not_the_meta_file() {
     let root = TestRoot::new("sec-forged");
     let name = r"\\.\pipe\sec-forged";

@@ -38,7 +38,14 @@ impl TestRoot {
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(base.join("ns")).unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(base.join("ns"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        // Set up like a machine-wide namespace: root makes the root and its
+        // kind directories, sticky and world-writable (see
+        // packaging/tmpfiles.d/npipe.conf).
+        for dir in ["ns", "ns/pipe", "ns/mailslot"] {
+            std::fs::create_dir_all(base.join(dir)).unwrap();
+            std::fs::set_permissions(base.join(dir), std::fs::Permissions::from_mode(0o1777))
+                .unwrap();
+        }
         TestRoot { base }
     }
 

@@ -133,7 +133,9 @@ impl Namespace {
                 current_instances: live.len() as u32,
                 listening_instances: live
                     .iter()
-                    .filter(|i| i.listening && i.claim == ClaimState::Free)
+                    .filter(|i| {
+                        i.listening && matches!(i.claim, ClaimState::Free | ClaimState::Stale)
+                    })
                     .count() as u32,
                 max_instances: meta.max_instances,
                 owner_uid: meta.owner_uid,
@@ -200,13 +202,37 @@ impl Namespace {
         if create {
             fs::make_dir_at(root.as_fd(), kind, 0o1777)?;
         }
-        match fs::open_dir_at(root.as_fd(), kind) {
-            Ok(fd) => Ok(fd),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::FileNotFound {
+        let dir = match fs::open_dir_at(root.as_fd(), kind) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::FileNotFound {
+                    name: self.root.join(kind).display().to_string(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The owner of a sticky directory may rename or remove anyone's
+        // entries in it, so a `pipe` directory made by another user would let
+        // that user take over every name. Only root, the namespace root's
+        // owner, or ourselves may own it.
+        let info = fs::stat_fd(dir.as_fd())?;
+        let root_owner = fs::stat_fd(root.as_fd())?.uid;
+        let me = fs::identity().uid;
+        if ![0, me, root_owner].contains(&info.uid)
+            || (info.mode & 0o022 != 0 && info.mode & 0o1000 == 0)
+        {
+            return Err(Error::AccessDenied {
                 name: self.root.join(kind).display().to_string(),
-            }),
-            Err(e) => Err(e.into()),
+                reason: format!(
+                    "the directory belongs to uid {} with mode {:o}; it must belong to root, to the \
+                     namespace's owner or to you, with the sticky bit (as root: install -d -m 1777 {})",
+                    info.uid,
+                    info.mode & 0o7777,
+                    self.root.join(kind).display()
+                ),
+            });
         }
+        Ok(dir)
     }
 
     /// Opens the directory of an existing pipe name.
@@ -214,7 +240,11 @@ impl Namespace {
         let not_found = || Error::FileNotFound {
             name: name.to_string(),
         };
-        let pipes = self.kind_dir("pipe", false).map_err(|_| not_found())?;
+        let pipes = match self.kind_dir("pipe", false) {
+            Ok(fd) => fd,
+            Err(e @ Error::AccessDenied { .. }) => return Err(e),
+            Err(_) => return Err(not_found()),
+        };
         match fs::open_dir_at(pipes.as_fd(), &dir_name(name.key())) {
             Ok(fd) => Ok(PipeDir { fd }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(not_found()),

@@ -11,5 +11,7 @@
 pub(crate) mod fs;
 pub(crate) mod inotify;
 pub(crate) mod pipe;
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
 pub(crate) mod signal;
 pub(crate) mod socket;

@@ -245,11 +245,12 @@ impl Conn {
             let limit = want.min(spare.len());
             match self.data.recv(&mut spare[..limit], true) {
                 Ok(0) => {
-                    let truncated = assembled.finish().is_err();
+                    // A message cut short is dropped whole. The error is
+                    // the end's own: ERROR_BROKEN_PIPE for a dying peer,
+                    // ERROR_PIPE_NOT_CONNECTED for a server's disconnect.
+                    let _truncated = assembled.finish();
                     drop(assembled);
-                    let end = self.ended(false);
-                    // A message cut short by a dying peer is dropped whole.
-                    return Err(if truncated { Error::BrokenPipe } else { end });
+                    return Err(self.ended(false));
                 }
                 Ok(n) => {
                     assembled.commit(n);
@@ -645,6 +646,26 @@ mod tests {
         assert!(matches!(
             server.read(&mut buf, ReadMode::Message, false),
             Err(Error::BrokenPipe)
+        ));
+    }
+
+    #[test]
+    fn a_disconnect_mid_message_is_not_connected_not_broken() {
+        let (server, client) = pair(true);
+        server
+            .data
+            .send(&proto::encode_header(10).unwrap(), false)
+            .unwrap();
+        server.data.send(b"part", false).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(matches!(
+            client.try_read(&mut buf, ReadMode::Message),
+            Err(Error::WouldBlock)
+        ));
+        server.disconnect();
+        assert!(matches!(
+            client.read(&mut buf, ReadMode::Message, false),
+            Err(Error::PipeNotConnected)
         ));
     }
 

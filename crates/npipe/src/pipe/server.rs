@@ -330,8 +330,11 @@ impl NamedPipeServer {
     fn listen_again_if_disconnected(&self) -> Result<Result<Arc<Conn>, Arc<OwnedFd>>> {
         let mut phase = lock(&self.phase);
         if let Phase::Disconnected = *phase {
-            *phase = Phase::Listening(Arc::new(self.instance.listen()?));
+            // Clear the old claim before the socket appears: a client that
+            // claims the new listening phase right away must keep its
+            // claim, or its connection is refused as a leftover.
             self.instance.clear_claim(None)?;
+            *phase = Phase::Listening(Arc::new(self.instance.listen()?));
         }
         Ok(match &*phase {
             Phase::Connected { conn, .. } => Ok(Arc::clone(conn)),

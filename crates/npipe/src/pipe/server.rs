@@ -241,6 +241,24 @@ impl NamedPipeServer {
         Ok(())
     }
 
+    /// Closes the connection to the current client as dropping the
+    /// instance would (the client reads what is left, then gets
+    /// [`Error::BrokenPipe`]), but keeps the instance, which listens again
+    /// at the next [`connect`](Self::connect). For a listener that reuses
+    /// its instances. The caller drops its own references to the
+    /// connection first, so the socket really closes.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn close_connection(&self) -> Result<()> {
+        let mut phase = lock(&self.phase);
+        if let Phase::Connected { token, .. } = &*phase {
+            let token = *token;
+            *phase = Phase::Disconnected;
+            drop(phase);
+            self.instance.clear_claim(Some(token))?;
+        }
+        Ok(())
+    }
+
     /// Whether a client is connected now.
     pub fn is_connected(&self) -> bool {
         self.current().is_ok()

@@ -1,6 +1,10 @@
 //! Serving many clients of one pipe name: a listener that keeps a free
 //! instance listening while the others are busy.
 
+use std::sync::Arc;
+
+use ::tokio::sync::mpsc;
+
 use crate::name::PipeName;
 use crate::tokio::watch::watch_dir;
 use crate::tokio::NamedPipeServer;
@@ -12,11 +16,18 @@ use crate::{Error, Result, ServerOptions};
 /// Windows servers keep one instance listening at all times and create the
 /// next one as soon as a client takes it; `PipeListener` does that for you.
 /// [`accept`](Self::accept) waits for a client on the listening instance,
-/// creates the next instance, and hands over the connected one. When the
-/// pipe's instance limit (`max_instances`, counted across every process)
-/// is reached, the next instance is created as soon as one is closed; the
-/// clients meanwhile get `ERROR_PIPE_BUSY` and wait as on Windows
-/// ([`NamedPipeClient::wait`](super::NamedPipeClient::wait)).
+/// makes sure another one listens, and hands over the connected one.
+///
+/// An instance it handed out comes back to it when dropped: the client's
+/// connection closes as with any drop, and the instance serves a later
+/// client (`DisconnectNamedPipe` and `ConnectNamedPipe` again, as Windows
+/// servers reuse instances), so a busy pipe does not create and remove
+/// instances all the time, and never has none between two clients. New
+/// instances are created within the pipe's instance limit
+/// (`max_instances`, counted across every process); at the limit, clients
+/// get `ERROR_PIPE_BUSY` and wait as on Windows
+/// ([`NamedPipeClient::wait`](super::NamedPipeClient::wait)) until an
+/// instance is back.
 ///
 /// ```no_run
 /// use npipe::{PipeMode, ServerOptions};
@@ -46,6 +57,9 @@ pub struct PipeListener {
     name: String,
     /// The instance listening for the next client, if the limit allowed one.
     next: Option<NamedPipeServer>,
+    /// Instances handed out come back here when dropped.
+    home: mpsc::UnboundedSender<Arc<crate::NamedPipeServer>>,
+    returned: mpsc::UnboundedReceiver<Arc<crate::NamedPipeServer>>,
 }
 
 impl PipeListener {
@@ -57,11 +71,14 @@ impl PipeListener {
     #[doc(alias = "CreateNamedPipe")]
     pub fn bind(options: &ServerOptions, name: impl AsRef<str>) -> Result<PipeListener> {
         let name = name.as_ref().to_string();
-        let first = NamedPipeServer::create(options, &name)?;
+        let (home, returned) = mpsc::unbounded_channel();
+        let first = NamedPipeServer::with_home(Arc::new(options.create(&name)?), home.clone());
         Ok(PipeListener {
             options: options.clone(),
             name,
             next: Some(first),
+            home,
+            returned,
         })
     }
 
@@ -71,9 +88,9 @@ impl PipeListener {
     }
 
     /// Waits for the next client and returns its connected instance,
-    /// having created the next listening instance first (if the instance
-    /// limit allows; otherwise it is created by the next `accept` as soon
-    /// as an instance closes).
+    /// having made another instance listen first: one that came back, or
+    /// a new one if the instance limit allows (otherwise the next `accept`
+    /// waits for an instance to come back or for room to create one).
     ///
     /// # Cancellation
     /// Cancel safe. The listening instance stays in the listener; a client
@@ -84,40 +101,55 @@ impl PipeListener {
     #[doc(alias = "ConnectNamedPipe")]
     pub async fn accept(&mut self) -> Result<NamedPipeServer> {
         if self.next.is_none() {
-            self.next = Some(self.create_when_allowed().await?);
+            let instance = ::tokio::select! {
+                biased;
+                Some(instance) = self.returned.recv() => instance,
+                created = create_when_allowed(&self.options, &self.name) => created?,
+            };
+            self.next = Some(NamedPipeServer::with_home(instance, self.home.clone()));
         }
         let listening = self.next.as_ref().expect("an instance was made above");
         listening.connect().await?;
         let connected = self.next.take().expect("still there after connect");
         // Keep an instance listening while this one is busy. At the limit,
         // or on any other error, the next accept tries again (and reports).
-        self.next = NamedPipeServer::create(&self.options, &self.name).ok();
+        let instance = match self.returned.try_recv() {
+            Ok(instance) => Some(instance),
+            Err(_) => self.options.create(&self.name).ok().map(Arc::new),
+        };
+        self.next = instance.map(|i| NamedPipeServer::with_home(i, self.home.clone()));
+        if let Some(next) = &self.next {
+            // Listen now (an instance that came back listens again only
+            // once told to), without waiting for a client.
+            next.listen();
+        }
         Ok(connected)
     }
+}
 
-    /// Creates an instance, waiting for one of the pipe's instances to
-    /// close while the limit is reached.
-    async fn create_when_allowed(&self) -> Result<NamedPipeServer> {
-        loop {
-            let pipe = PipeName::parse(&self.name)?;
-            let dir = match self.options.ns().open_pipe_dir(&pipe) {
-                Ok(dir) => dir,
-                // No instance left anywhere: nothing to wait for.
-                Err(Error::FileNotFound { .. }) => {
-                    return NamedPipeServer::create(&self.options, &self.name)
-                }
-                Err(e) => return Err(e),
-            };
-            // Watch first, so an instance closing after the attempt wakes
-            // the wait below. The directory is opened afresh each round: it
-            // goes away with the pipe's last instance.
-            let watch = watch_dir(dir.as_fd())?;
-            let mut mark = watch.mark();
-            match NamedPipeServer::create(&self.options, &self.name) {
-                Err(Error::PipeBusy { .. }) => {}
-                other => return other,
-            }
-            watch.changed(&mut mark).await?;
+/// Creates an instance, waiting for one of the pipe's instances to
+/// close while the limit is reached.
+async fn create_when_allowed(
+    options: &ServerOptions,
+    name: &str,
+) -> Result<Arc<crate::NamedPipeServer>> {
+    loop {
+        let pipe = PipeName::parse(name)?;
+        let dir = match options.ns().open_pipe_dir(&pipe) {
+            Ok(dir) => dir,
+            // No instance left anywhere: nothing to wait for.
+            Err(Error::FileNotFound { .. }) => return options.create(name).map(Arc::new),
+            Err(e) => return Err(e),
+        };
+        // Watch first, so an instance closing after the attempt wakes
+        // the wait below. The directory is opened afresh each round: it
+        // goes away with the pipe's last instance.
+        let watch = watch_dir(dir.as_fd())?;
+        let mut mark = watch.mark();
+        match options.create(name) {
+            Err(Error::PipeBusy { .. }) => {}
+            other => return other.map(Arc::new),
         }
+        watch.changed(&mut mark).await?;
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use ::tokio::io::Interest;
+use ::tokio::sync::mpsc;
 
 use crate::pipe::endpoint::Endpoint;
 use crate::pipe::{to_credentials, Connecting};
@@ -47,8 +48,28 @@ use crate::{Credentials, Error, PipeInfo, Result, ServerOptions};
 /// ```
 #[derive(Debug)]
 pub struct NamedPipeServer {
-    inner: crate::NamedPipeServer,
+    inner: Arc<crate::NamedPipeServer>,
     io: IoSlot,
+    /// The listener this instance goes back to when dropped, to serve its
+    /// next client; `None` for an instance made with `create`.
+    home: Option<mpsc::UnboundedSender<Arc<crate::NamedPipeServer>>>,
+}
+
+/// An instance a [`PipeListener`](super::PipeListener) handed out goes
+/// back to it: the connection closes as with any drop (the client sees
+/// `ERROR_BROKEN_PIPE` once it has read everything), and the instance
+/// listens again for the listener's next client.
+impl Drop for NamedPipeServer {
+    fn drop(&mut self) {
+        let Some(home) = self.home.take() else {
+            return;
+        };
+        self.io.clear();
+        if self.inner.close_connection().is_ok() {
+            // If the listener is gone, the instance closes here.
+            let _ = home.send(Arc::clone(&self.inner));
+        }
+    }
 }
 
 impl_async_pipe_io!(NamedPipeServer);
@@ -66,8 +87,21 @@ impl NamedPipeServer {
     /// Drives a blocking instance asynchronously from now on.
     pub fn from_blocking(server: crate::NamedPipeServer) -> NamedPipeServer {
         NamedPipeServer {
-            inner: server,
+            inner: Arc::new(server),
             io: IoSlot::default(),
+            home: None,
+        }
+    }
+
+    /// An instance of a listener, which gets it back when it is dropped.
+    pub(crate) fn with_home(
+        inner: Arc<crate::NamedPipeServer>,
+        home: mpsc::UnboundedSender<Arc<crate::NamedPipeServer>>,
+    ) -> NamedPipeServer {
+        NamedPipeServer {
+            inner,
+            io: IoSlot::default(),
+            home: Some(home),
         }
     }
 
@@ -104,6 +138,12 @@ impl NamedPipeServer {
                 }
             }
         }
+    }
+
+    /// Listens again after a disconnect, without waiting for a client
+    /// (the first step of [`connect`](Self::connect)).
+    pub(crate) fn listen(&self) {
+        let _ = self.inner.try_connect();
     }
 
     /// Ends the connection with the current client

@@ -263,17 +263,23 @@ impl Claim {
     /// token, then `link` it to `NNN.claim`, which fails if someone else
     /// claimed first. `Ok(None)` when taken.
     pub fn try_take(dir: &PipeDir, slot: u32, pid: u32) -> io::Result<Option<Claim>> {
-        let token = random_token();
-        let tmp = format!("claim.{pid}.{token:016x}.tmp");
-        let fd = fs::create_new_at(dir.as_fd(), &tmp, 0o644)?;
-        fs::lock_exclusive(fd.as_fd())?;
-        fs::write_all(fd.as_fd(), format!("{token:016x}\n").as_bytes())?;
-        let linked = fs::link_at(dir.as_fd(), &tmp, &claim_name(slot));
-        fs::remove_at(dir.as_fd(), &tmp)?;
-        match linked {
-            Ok(()) => Ok(Some(Claim { fd, token })),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(e),
+        loop {
+            let token = random_token();
+            let tmp = format!("claim.{pid}.{token:016x}.tmp");
+            let fd = fs::create_new_at(dir.as_fd(), &tmp, 0o644)?;
+            fs::lock_exclusive(fd.as_fd())?;
+            fs::write_all(fd.as_fd(), format!("{token:016x}\n").as_bytes())?;
+            let linked = fs::link_at(dir.as_fd(), &tmp, &claim_name(slot));
+            fs::remove_at(dir.as_fd(), &tmp)?;
+            match linked {
+                Ok(()) => return Ok(Some(Claim { fd, token })),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                // A server's sweep found the file in the moment between
+                // creating and locking it, took it for a dead client's
+                // leftover and removed it: make another.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 

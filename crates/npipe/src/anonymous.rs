@@ -500,7 +500,7 @@ fn apply_size_hint(fd: &OwnedFd, hint: usize) {
 }
 
 /// Gives `EPIPE` its Win32 identity, `ERROR_BROKEN_PIPE`.
-fn broken_pipe(err: io::Error) -> io::Error {
+pub(crate) fn broken_pipe(err: io::Error) -> io::Error {
     if err.kind() == io::ErrorKind::BrokenPipe {
         Error::BrokenPipe.into()
     } else {

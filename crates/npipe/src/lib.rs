@@ -51,6 +51,9 @@ mod pipe;
 #[doc(hidden)]
 pub mod proto;
 mod sys;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 pub mod win32;
 
 #[doc(hidden)]

@@ -65,6 +65,8 @@ struct Action {
     opts: Vec<(String, Option<u64>)>,
 }
 
+// One handle per peer process: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Handle {
     Server(NamedPipeServer),
     Client(NamedPipeClient),

@@ -154,7 +154,10 @@ fn a_pipe_directory_owned_by_another_user_is_refused() {
         root.server().create(r"\\.\pipe\sec-hijack"),
         ERROR_ACCESS_DENIED,
     );
-    assert_code(root.client().open(r"\\.\pipe\sec-hijack"), ERROR_ACCESS_DENIED);
+    assert_code(
+        root.client().open(r"\\.\pipe\sec-hijack"),
+        ERROR_ACCESS_DENIED,
+    );
 }
 
 #[test]

@@ -172,6 +172,19 @@ impl PipeDir {
     /// Removes `slot`'s claim if it is stale, under the directory lock, and
     /// only if the file at the path is still the one found stale.
     pub fn remove_stale_claim(&self, slot: u32) -> io::Result<()> {
+        self.remove_claim_if(slot, |state| state == ClaimState::Stale)
+    }
+
+    /// Removes `slot`'s claim unless a client holds it right now: what a
+    /// server does before it listens again. A claim whose client is still
+    /// connecting (it saw the instance listening, and claimed it while the
+    /// instance was disconnected) stays, so that client is served next;
+    /// claims of earlier listening phases go.
+    pub fn remove_unheld_claim(&self, slot: u32) -> io::Result<()> {
+        self.remove_claim_if(slot, |state| state != ClaimState::InProgress)
+    }
+
+    fn remove_claim_if(&self, slot: u32, remove: impl Fn(ClaimState) -> bool) -> io::Result<()> {
         let Some(_lock) = self.lock()? else {
             return Ok(());
         };
@@ -181,7 +194,7 @@ impl PipeDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        if claim_state_of(fd.as_fd())? == ClaimState::Stale {
+        if remove(claim_state_of(fd.as_fd())?) {
             remove_if_same(self.as_fd(), &name, &fs::stat_fd(fd.as_fd())?)?;
         }
         Ok(())
@@ -263,17 +276,23 @@ impl Claim {
     /// token, then `link` it to `NNN.claim`, which fails if someone else
     /// claimed first. `Ok(None)` when taken.
     pub fn try_take(dir: &PipeDir, slot: u32, pid: u32) -> io::Result<Option<Claim>> {
-        let token = random_token();
-        let tmp = format!("claim.{pid}.{token:016x}.tmp");
-        let fd = fs::create_new_at(dir.as_fd(), &tmp, 0o644)?;
-        fs::lock_exclusive(fd.as_fd())?;
-        fs::write_all(fd.as_fd(), format!("{token:016x}\n").as_bytes())?;
-        let linked = fs::link_at(dir.as_fd(), &tmp, &claim_name(slot));
-        fs::remove_at(dir.as_fd(), &tmp)?;
-        match linked {
-            Ok(()) => Ok(Some(Claim { fd, token })),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(e),
+        loop {
+            let token = random_token();
+            let tmp = format!("claim.{pid}.{token:016x}.tmp");
+            let fd = fs::create_new_at(dir.as_fd(), &tmp, 0o644)?;
+            fs::lock_exclusive(fd.as_fd())?;
+            fs::write_all(fd.as_fd(), format!("{token:016x}\n").as_bytes())?;
+            let linked = fs::link_at(dir.as_fd(), &tmp, &claim_name(slot));
+            fs::remove_at(dir.as_fd(), &tmp)?;
+            match linked {
+                Ok(()) => return Ok(Some(Claim { fd, token })),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                // A server's sweep found the file in the moment between
+                // creating and locking it, took it for a dead client's
+                // leftover and removed it: make another.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 

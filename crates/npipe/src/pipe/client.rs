@@ -192,39 +192,34 @@ impl ClientOptions {
     /// - [`Error::Timeout`] (`ERROR_SEM_TIMEOUT`): none became free in time.
     #[doc(alias = "WaitNamedPipe")]
     pub fn wait(&self, name: impl AsRef<str>, timeout: impl Into<WaitTimeout>) -> Result<()> {
-        let name = parse_local(name.as_ref())?;
+        let target = self.wait_target(name.as_ref(), timeout.into())?;
+        let watch = DirWatch::new(target.dir.as_fd())?;
+        loop {
+            // The watch was set before this look, so a change after it wakes
+            // the wait below.
+            if target.instance_free()? {
+                return Ok(());
+            }
+            watch.wait(target.remaining()?)?;
+        }
+    }
+
+    /// What `WaitNamedPipe` watches: the pipe's directory and the deadline.
+    /// The blocking [`wait`](Self::wait) and the async one both loop over
+    /// [`WaitTarget::instance_free`] and [`WaitTarget::remaining`].
+    pub(crate) fn wait_target(&self, name: &str, timeout: WaitTimeout) -> Result<WaitTarget> {
+        let name = parse_local(name)?;
         let (dir, meta) = self.find(&name)?;
-        let limit = match timeout.into() {
+        let limit = match timeout {
             WaitTimeout::Forever => None,
             WaitTimeout::Default => Some(Duration::from_millis(meta.default_timeout_ms)),
             WaitTimeout::Duration(d) => Some(d),
         };
-        let deadline = limit.map(|d| Instant::now() + d);
-        let watch = DirWatch::new(dir.as_fd())?;
-        loop {
-            // The watch was set before this look, so a change after it wakes
-            // the wait below.
-            let live = dir.live_instances()?;
-            if live.is_empty() {
-                return Err(Error::FileNotFound {
-                    name: name.to_string(),
-                });
-            }
-            if live
-                .iter()
-                .any(|i| i.listening && matches!(i.claim, ClaimState::Free | ClaimState::Stale))
-            {
-                return Ok(());
-            }
-            let remaining = match deadline {
-                None => None,
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Err(Error::Timeout),
-                },
-            };
-            watch.wait(remaining)?;
-        }
+        Ok(WaitTarget {
+            deadline: limit.map(|d| Instant::now() + d),
+            name,
+            dir,
+        })
     }
 
     /// Connects, sends one message, reads one reply and closes
@@ -347,6 +342,48 @@ impl ClientOptions {
         Error::AccessDenied {
             name: name.to_string(),
             reason: reason.into(),
+        }
+    }
+}
+
+/// A pipe name being waited for (see [`ClientOptions::wait_target`]).
+#[derive(Debug)]
+pub(crate) struct WaitTarget {
+    name: PipeName,
+    /// The pipe's directory: watch it for changes.
+    pub dir: PipeDir,
+    /// When the wait gives up; `None`: never.
+    pub deadline: Option<Instant>,
+}
+
+impl WaitTarget {
+    /// Whether an instance is listening with no client on its way now.
+    ///
+    /// # Errors
+    /// [`Error::FileNotFound`] when no instance exists any more.
+    pub fn instance_free(&self) -> Result<bool> {
+        let live = self.dir.live_instances()?;
+        if live.is_empty() {
+            return Err(Error::FileNotFound {
+                name: self.name.to_string(),
+            });
+        }
+        Ok(live
+            .iter()
+            .any(|i| i.listening && matches!(i.claim, ClaimState::Free | ClaimState::Stale)))
+    }
+
+    /// The time left (`None`: no limit).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] once the deadline has passed.
+    pub fn remaining(&self) -> Result<Option<Duration>> {
+        match self.deadline {
+            None => Ok(None),
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(Error::Timeout),
+            },
         }
     }
 }

@@ -97,7 +97,7 @@ impl Conn {
             return self.read_bytes(buf, nowait);
         }
         loop {
-            match self.try_read(buf, mode) {
+            match self.try_read_unlocked(buf, mode) {
                 Err(Error::WouldBlock) if !nowait => self
                     .data
                     .wait_readable()
@@ -112,8 +112,15 @@ impl Conn {
     /// received so far are kept in the connection, so the caller waits for
     /// the transport to become readable and calls again; the blocking and
     /// the async front ends both drive reads this way, and a caller that
-    /// gives up between two calls loses nothing.
+    /// gives up between two calls loses nothing. Takes the read lock for
+    /// the call only, so concurrent callers never split a frame.
+    #[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))] // the async front end's read
     pub fn try_read(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
+        let _reader = lock(&self.reader);
+        self.try_read_unlocked(buf, mode)
+    }
+
+    fn try_read_unlocked(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
         self.check_not_disconnected()?;
         if !self.message_pipe {
             return self.read_bytes(buf, true);
@@ -259,11 +266,12 @@ impl Conn {
             let limit = want.min(spare.len());
             match self.data.recv(&mut spare[..limit], true) {
                 Ok(0) => {
-                    let truncated = assembled.finish().is_err();
+                    // A message cut short is dropped whole. The error is
+                    // the end's own: ERROR_BROKEN_PIPE for a dying peer,
+                    // ERROR_PIPE_NOT_CONNECTED for a server's disconnect.
+                    let _truncated = assembled.finish();
                     drop(assembled);
-                    let end = self.ended(false);
-                    // A message cut short by a dying peer is dropped whole.
-                    return Err(if truncated { Error::BrokenPipe } else { end });
+                    return Err(self.ended(false));
                 }
                 Ok(n) => {
                     assembled.commit(n);
@@ -323,7 +331,7 @@ impl Conn {
     /// part that did not fit kept to go out first with the next write or
     /// flush, so a message is never split or lost; [`Error::WouldBlock`]
     /// when nothing was sent. On a byte pipe, the bytes that fit.
-    #[cfg_attr(not(test), allow(dead_code))] // the async front end's write
+    #[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))] // the async front end's write
     pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
         self.wrote.store(true, Ordering::Relaxed);
         if !self.message_pipe {
@@ -357,10 +365,39 @@ impl Conn {
 
     /// Sends what is left of a frame a non-blocking write started, without
     /// blocking; true once nothing is left.
-    #[cfg_attr(not(test), allow(dead_code))] // the async front end's write
+    #[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))] // the async front end's write
     pub fn try_push_unsent(&self) -> Result<bool> {
         let mut unsent = lock(&self.writer);
         self.push_unsent(&mut unsent)
+    }
+
+    /// Whether part of a frame is still waiting to go out.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn has_unsent(&self) -> bool {
+        !lock(&self.writer).is_empty()
+    }
+
+    /// The descriptor to wait on for readability and writability (see
+    /// [`Transport::readiness_fd`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn readiness_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.data.readiness_fd()
+    }
+
+    /// Bytes written that the peer has not read yet; [`Conn::flush`] is
+    /// done when this is zero and nothing is left unsent.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn unread_by_peer(&self) -> Result<usize> {
+        self.data
+            .unread_by_peer()
+            .map_err(|e| self.io_error(e, true))
+    }
+
+    /// The error of a flush that cannot finish because the stream ended
+    /// (what [`Conn::flush`] returns when its wait sees a hang-up).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn flush_ended(&self) -> Error {
+        self.io_error(std::io::ErrorKind::BrokenPipe.into(), true)
     }
 
     fn push_unsent(&self, unsent: &mut Vec<u8>) -> Result<bool> {
@@ -674,6 +711,26 @@ mod tests {
         assert!(matches!(
             server.read(&mut buf, ReadMode::Message, false),
             Err(Error::BrokenPipe)
+        ));
+    }
+
+    #[test]
+    fn a_disconnect_mid_message_is_not_connected_not_broken() {
+        let (server, client) = pair(true);
+        server
+            .data
+            .send(&proto::encode_header(10).unwrap(), false)
+            .unwrap();
+        server.data.send(b"part", false).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(matches!(
+            client.try_read(&mut buf, ReadMode::Message),
+            Err(Error::WouldBlock)
+        ));
+        server.disconnect();
+        assert!(matches!(
+            client.read(&mut buf, ReadMode::Message, false),
+            Err(Error::PipeNotConnected)
         ));
     }
 

@@ -88,28 +88,26 @@ impl Endpoint {
         }
     }
 
-    pub fn read(&self, conn: &Conn, buf: &mut [u8]) -> Result<MessageRead> {
+    /// The check before a read or a peek: this handle may read.
+    pub fn check_read(&self) -> Result<()> {
         if !self.can_read {
             return Err(self.denied("read"));
         }
-        conn.read(buf, self.read_mode(), self.nowait())
+        Ok(())
     }
 
-    pub fn write(&self, conn: &Conn, buf: &[u8]) -> Result<usize> {
+    /// The check before a write: this handle may write.
+    pub fn check_write(&self) -> Result<()> {
         if !self.can_write {
             return Err(self.denied("write"));
         }
-        conn.write(buf, self.nowait())
+        Ok(())
     }
 
-    pub fn peek(&self, conn: &Conn, buf: &mut [u8]) -> Result<PeekInfo> {
-        if !self.can_read {
-            return Err(self.denied("read"));
-        }
-        conn.peek(buf)
-    }
-
-    pub fn transact(&self, conn: &Conn, input: &[u8], output: &mut [u8]) -> Result<MessageRead> {
+    /// The checks `TransactNamedPipe` makes before it writes: both
+    /// directions allowed, a message pipe in message read mode, nothing
+    /// unread.
+    pub fn check_transact(&self, conn: &Conn) -> Result<()> {
         if !self.can_read || !self.can_write {
             return Err(self.denied("both read and write"));
         }
@@ -118,7 +116,26 @@ impl Endpoint {
             to_proto(self.read_mode()),
             conn.unread()?,
         )
-        .map_err(|refusal| refusal.into_error(self.name.as_str()))?;
+        .map_err(|refusal| refusal.into_error(self.name.as_str()))
+    }
+
+    pub fn read(&self, conn: &Conn, buf: &mut [u8]) -> Result<MessageRead> {
+        self.check_read()?;
+        conn.read(buf, self.read_mode(), self.nowait())
+    }
+
+    pub fn write(&self, conn: &Conn, buf: &[u8]) -> Result<usize> {
+        self.check_write()?;
+        conn.write(buf, self.nowait())
+    }
+
+    pub fn peek(&self, conn: &Conn, buf: &mut [u8]) -> Result<PeekInfo> {
+        self.check_read()?;
+        conn.peek(buf)
+    }
+
+    pub fn transact(&self, conn: &Conn, input: &[u8], output: &mut [u8]) -> Result<MessageRead> {
+        self.check_transact(conn)?;
         conn.write(input, false)?;
         conn.read(output, ReadMode::Message, false)
     }

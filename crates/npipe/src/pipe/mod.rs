@@ -6,7 +6,7 @@
 //! rendezvous in the namespace.
 
 mod client;
-mod conn;
+pub(crate) mod conn;
 pub(crate) mod endpoint;
 mod options;
 mod server;
@@ -20,3 +20,6 @@ pub use types::{
     Access, Credentials, MessageRead, PeekInfo, PipeEnd, PipeInfo, PipeMode, ReadMode, WaitTimeout,
     DEFAULT_TIMEOUT, PIPE_UNLIMITED_INSTANCES,
 };
+
+#[cfg(feature = "tokio")]
+pub(crate) use server::{to_credentials, Connecting};

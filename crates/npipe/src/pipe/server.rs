@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::name::{NameKind, PipeName};
 use crate::namespace::{
@@ -25,7 +26,7 @@ const BACKLOG: i32 = 8;
 /// drops the connection as dead. A client sends it right after connecting,
 /// before its open returns, so only a stalled or foreign process (one that
 /// may reach the socket at all) makes the server wait, and at most this.
-const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+const HELLO_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// One instance of a named pipe, server side.
 ///
@@ -56,6 +57,34 @@ pub struct NamedPipeServer {
     pub(crate) endpoint: Endpoint,
     instance: Instance,
     phase: Mutex<Phase>,
+    /// A client accepted by the non-blocking [`try_connect`](Self::try_connect)
+    /// whose hello had not arrived yet. Kept here, not in the caller, so a
+    /// caller that gives up waiting loses no client.
+    arriving: Mutex<Option<Arriving>>,
+}
+
+/// An accepted connection whose hello is still to come.
+#[derive(Debug)]
+struct Arriving {
+    data: OwnedFd,
+    /// The listening socket it came from; it is dropped if that one is.
+    listener: Arc<OwnedFd>,
+    /// When it is given up as dead.
+    until: Instant,
+}
+
+/// What a non-blocking `ConnectNamedPipe` found (see
+/// [`NamedPipeServer::try_connect`]).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) enum Connecting {
+    /// A client is connected.
+    Connected,
+    /// No client yet: wait until `fd` is readable or `until` has passed,
+    /// then call again. `fd` is a duplicate the caller owns (of the
+    /// listening socket, or of a client's socket whose hello is under way),
+    /// so it can register it with a reactor.
+    Wait { fd: OwnedFd, until: Option<Instant> },
 }
 
 /// The files and locks of this instance in the namespace.
@@ -142,6 +171,7 @@ impl ServerOptions {
             endpoint,
             instance,
             phase: Mutex::new(Phase::Listening(Arc::new(listener))),
+            arriving: Mutex::new(None),
         })
     }
 }
@@ -157,19 +187,9 @@ impl NamedPipeServer {
     #[doc(alias = "ConnectNamedPipe")]
     pub fn connect(&self) -> Result<()> {
         loop {
-            let listener = {
-                let mut phase = lock(&self.phase);
-                if let Phase::Disconnected = *phase {
-                    // Only a dead client's claim goes: a live one may be
-                    // about to connect to the phase that starts here.
-                    self.instance.dir.remove_stale_claim(self.instance.slot)?;
-                    *phase = Phase::Listening(Arc::new(self.instance.listen()?));
-                }
-                match &*phase {
-                    Phase::Connected { .. } => return Ok(()),
-                    Phase::Listening(listener) => Arc::clone(listener),
-                    Phase::Disconnected => unreachable!("set to listening above"),
-                }
+            let listener = match self.listen_again_if_disconnected()? {
+                Ok(_) => return Ok(()),
+                Err(listener) => listener,
             };
             if self.try_accept(&listener)? {
                 return Ok(());
@@ -213,8 +233,10 @@ impl NamedPipeServer {
             Phase::Listening(listener) => {
                 // A client may be queued without having been accepted: tell
                 // it too, so it sees "not connected" rather than a reset.
-                while let Ok(data) = socket::accept(listener.as_fd()) {
-                    if let Some((_, ctl)) = read_hello(&data) {
+                let arrived = lock(&self.arriving).take().map(|a| a.data);
+                let queued = std::iter::from_fn(|| socket::accept(listener.as_fd()).ok());
+                for data in arrived.into_iter().chain(queued) {
+                    if let Some((_, ctl)) = read_hello(&data, HELLO_TIMEOUT) {
                         Conn::new(
                             Box::new(UnixStreamTransport::new(data)),
                             ctl,
@@ -231,6 +253,24 @@ impl NamedPipeServer {
                 self.instance.clear_claim(None)?;
             }
             Phase::Disconnected => {}
+        }
+        Ok(())
+    }
+
+    /// Closes the connection to the current client as dropping the
+    /// instance would (the client reads what is left, then gets
+    /// [`Error::BrokenPipe`]), but keeps the instance, which listens again
+    /// at the next [`connect`](Self::connect). For a listener that reuses
+    /// its instances. The caller drops its own references to the
+    /// connection first, so the socket really closes.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn close_connection(&self) -> Result<()> {
+        let mut phase = lock(&self.phase);
+        if let Phase::Connected { token, .. } = &*phase {
+            let token = *token;
+            *phase = Phase::Disconnected;
+            drop(phase);
+            self.instance.clear_claim(Some(token))?;
         }
         Ok(())
     }
@@ -280,68 +320,199 @@ impl NamedPipeServer {
         Err(Error::PipeListening)
     }
 
-    /// Takes the client queued on `listener`, if any, after checking its
-    /// hello, claim token and credentials. Dead or unauthorized connections
-    /// are dropped and the instance keeps listening.
+    /// `ConnectNamedPipe` without ever blocking, for a front end that does
+    /// its own waiting: after a disconnect, listens again first (as
+    /// [`connect`](Self::connect) does); takes a queued client whose hello
+    /// is there; otherwise says what to wait for. A client whose hello is
+    /// still on its way is kept in the instance between calls.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn try_connect(&self) -> Result<Connecting> {
+        loop {
+            let listener = match self.listen_again_if_disconnected()? {
+                Ok(_) => return Ok(Connecting::Connected),
+                Err(listener) => listener,
+            };
+            if let Some(wait) = self.poll_accept(&listener)? {
+                return Ok(wait);
+            }
+        }
+    }
+
+    /// The connection to the current client for I/O, taking a queued one
+    /// first, without ever blocking (the non-blocking [`current`](Self::current)):
+    /// [`Error::PipeListening`] when no client has arrived,
+    /// [`Error::PipeNotConnected`] after a disconnect.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn try_current(&self) -> Result<Arc<Conn>> {
+        loop {
+            let listener = {
+                let phase = lock(&self.phase);
+                match &*phase {
+                    Phase::Connected { conn, .. } => return Ok(Arc::clone(conn)),
+                    Phase::Disconnected => return Err(Error::PipeNotConnected),
+                    Phase::Listening(listener) => Arc::clone(listener),
+                }
+            };
+            if self.poll_accept(&listener)?.is_some() {
+                return Err(Error::PipeListening);
+            }
+        }
+    }
+
+    /// After a disconnect, listens again. Returns the connection if a
+    /// client is connected, else the listening socket.
+    fn listen_again_if_disconnected(&self) -> Result<Result<Arc<Conn>, Arc<OwnedFd>>> {
+        let mut phase = lock(&self.phase);
+        if let Phase::Disconnected = *phase {
+            // Clear the old claim before the socket appears: a client that
+            // claims the new listening phase right away must keep its
+            // claim, or its connection is refused as a leftover; so must a
+            // client that claimed while the instance was disconnected and
+            // is connecting now (its claim is locked).
+            self.instance.dir.remove_unheld_claim(self.instance.slot)?;
+            *phase = Phase::Listening(Arc::new(self.instance.listen()?));
+        }
+        Ok(match &*phase {
+            Phase::Connected { conn, .. } => Ok(Arc::clone(conn)),
+            Phase::Listening(listener) => Err(Arc::clone(listener)),
+            Phase::Disconnected => unreachable!("set to listening above"),
+        })
+    }
+
+    /// Takes the client queued on `listener`, if any, waiting for its hello
+    /// as long as [`HELLO_TIMEOUT`] allows. Dead or unauthorized
+    /// connections are dropped and the instance keeps listening.
     fn try_accept(&self, listener: &Arc<OwnedFd>) -> Result<bool> {
         loop {
-            let data = match socket::accept(listener.as_fd()) {
-                Ok(data) => data,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+            let Some((data, until)) = self.next_arrival(listener)? else {
+                return Ok(false);
+            };
+            let wait = until.saturating_duration_since(Instant::now());
+            let Some((hello, ctl)) = read_hello(&data, wait) else {
+                continue;
+            };
+            if self.admit(listener, data, hello, ctl)? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// [`try_accept`](Self::try_accept) without waiting for a hello: `None`
+    /// once a client is admitted (the caller looks at the phase again),
+    /// otherwise what to wait for. A client whose hello has not come yet
+    /// is parked in `arriving` until it does or its time is up.
+    fn poll_accept(&self, listener: &Arc<OwnedFd>) -> Result<Option<Connecting>> {
+        loop {
+            let Some((data, until)) = self.next_arrival(listener)? else {
+                return Ok(Some(Connecting::Wait {
+                    fd: socket::duplicate(listener.as_fd())?,
+                    until: None,
+                }));
+            };
+            if !socket::wait_readable(data.as_fd(), Some(Duration::ZERO))? {
+                if Instant::now() >= until {
+                    continue; // it never said hello: drop it
+                }
+                let fd = socket::duplicate(data.as_fd())?;
+                *lock(&self.arriving) = Some(Arriving {
+                    data,
+                    listener: Arc::clone(listener),
+                    until,
+                });
+                return Ok(Some(Connecting::Wait {
+                    fd,
+                    until: Some(until),
+                }));
+            }
+            let Some((hello, ctl)) = read_hello(&data, Duration::ZERO) else {
+                continue;
+            };
+            if self.admit(listener, data, hello, ctl)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The client parked in `arriving` (if it came from `listener`), or the
+    /// next one queued on `listener`, with the time its hello is due by.
+    fn next_arrival(&self, listener: &Arc<OwnedFd>) -> Result<Option<(OwnedFd, Instant)>> {
+        if let Some(arriving) = lock(&self.arriving).take() {
+            if Arc::ptr_eq(&arriving.listener, listener) {
+                return Ok(Some((arriving.data, arriving.until)));
+            }
+        }
+        loop {
+            match socket::accept(listener.as_fd()) {
+                Ok(data) => return Ok(Some((data, Instant::now() + HELLO_TIMEOUT))),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
-            };
-            let Some((hello, ctl)) = read_hello(&data) else {
-                continue;
-            };
-            // Only the client holding the current claim may connect; others
-            // are leftovers of clients that died mid-connect.
-            if claim_token(&self.instance.dir, self.instance.slot)? != Some(hello.token) {
-                continue;
             }
-            let peer = socket::peer_credentials(data.as_fd())?;
-            let meta = &self.instance.meta;
-            let groups = socket::peer_groups(data.as_fd())?;
-            let allowed = meta
-                .allow
-                .permits(meta.owner_uid, peer.uid, peer.gid, &groups);
-            let access_ok = (!hello.access.read || meta.access.server_writes())
-                && (!hello.access.write || meta.access.server_reads());
-            if !allowed || !access_ok {
-                self.instance.clear_claim(Some(hello.token))?;
-                continue;
-            }
-            if meta.out_buffer > 0 {
-                let _ = socket::set_send_buffer(data.as_fd(), meta.out_buffer as usize);
-            }
-            let message = meta.pipe_mode == PipeMode::Message;
-            let conn = Arc::new(Conn::new(
-                Box::new(UnixStreamTransport::new(data)),
-                ctl,
-                message,
-                PipeEnd::Server,
-                peer,
-            ));
-            let mut phase = lock(&self.phase);
-            match &*phase {
-                // Another thread was quicker; this connection is a dead one.
-                Phase::Connected { .. } | Phase::Disconnected => return Ok(true),
-                Phase::Listening(current) if !Arc::ptr_eq(current, listener) => return Ok(true),
-                Phase::Listening(_) => {}
-            }
-            *phase = Phase::Connected {
-                conn,
-                token: hello.token,
-            };
-            self.instance.stop_listening()?;
-            return Ok(true);
         }
+    }
+
+    /// Checks a client's hello, claim token and credentials and, if they
+    /// pass, makes it the instance's client. `Ok(false)`: refused, keep
+    /// listening; `Ok(true)`: connected (to this client, or another thread
+    /// was quicker and this connection is dropped as a dead one).
+    fn admit(
+        &self,
+        listener: &Arc<OwnedFd>,
+        data: OwnedFd,
+        hello: Hello,
+        ctl: OwnedFd,
+    ) -> Result<bool> {
+        // Only the client holding the current claim may connect; others
+        // are leftovers of clients that died mid-connect.
+        if claim_token(&self.instance.dir, self.instance.slot)? != Some(hello.token) {
+            return Ok(false);
+        }
+        let peer = socket::peer_credentials(data.as_fd())?;
+        let meta = &self.instance.meta;
+        let groups = socket::peer_groups(data.as_fd())?;
+        let allowed = meta
+            .allow
+            .permits(meta.owner_uid, peer.uid, peer.gid, &groups);
+        let access_ok = (!hello.access.read || meta.access.server_writes())
+            && (!hello.access.write || meta.access.server_reads());
+        if !allowed || !access_ok {
+            self.instance.clear_claim(Some(hello.token))?;
+            return Ok(false);
+        }
+        if meta.out_buffer > 0 {
+            let _ = socket::set_send_buffer(data.as_fd(), meta.out_buffer as usize);
+        }
+        let message = meta.pipe_mode == PipeMode::Message;
+        let conn = Arc::new(Conn::new(
+            Box::new(UnixStreamTransport::new(data)),
+            ctl,
+            message,
+            PipeEnd::Server,
+            peer,
+        ));
+        let mut phase = lock(&self.phase);
+        match &*phase {
+            // Another thread was quicker; this connection is a dead one.
+            Phase::Connected { .. } | Phase::Disconnected => return Ok(true),
+            Phase::Listening(current) if !Arc::ptr_eq(current, listener) => return Ok(true),
+            Phase::Listening(_) => {}
+        }
+        *phase = Phase::Connected {
+            conn,
+            token: hello.token,
+        };
+        self.instance.stop_listening()?;
+        Ok(true)
     }
 }
 
-/// Reads a client's hello and its control socket; `None` for anything else
-/// (a dead client, a stranger speaking another protocol).
-fn read_hello(data: &OwnedFd) -> Option<(Hello, OwnedFd)> {
+/// Reads a client's hello and its control socket, waiting up to `wait` for
+/// it to start; `None` for anything else (a dead client, a stranger
+/// speaking another protocol).
+fn read_hello(data: &OwnedFd, wait: Duration) -> Option<(Hello, OwnedFd)> {
+    if !socket::wait_readable(data.as_fd(), Some(wait)).ok()? {
+        return None;
+    }
     let mut bytes = [0u8; HELLO_LEN];
     let ctl = socket::recv_exact_with_fd(data.as_fd(), &mut bytes, HELLO_TIMEOUT).ok()??;
     let hello = Hello::decode(&bytes).ok()?;

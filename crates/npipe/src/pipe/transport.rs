@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::sys::socket;
 
@@ -37,6 +37,17 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// Ends this end's sending: the peer reads the end of the stream after
     /// the data, and this end can still receive.
     fn shutdown_write(&self) -> io::Result<()>;
+    /// The descriptor whose readiness tells when `recv` or `send` can make
+    /// progress. The async front end registers it with its reactor in
+    /// place of `wait_readable` / `wait_writable`; it must stay open as
+    /// long as the transport.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fn readiness_fd(&self) -> BorrowedFd<'_>;
+    /// Bytes sent that the peer has not read yet: the count `wait_drained`
+    /// waits to see fall to zero, for a front end that does its own
+    /// waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fn unread_by_peer(&self) -> io::Result<usize>;
 }
 
 /// The transport over a connected Unix stream socket.
@@ -94,5 +105,13 @@ impl Transport for UnixStreamTransport {
 
     fn shutdown_write(&self) -> io::Result<()> {
         socket::shutdown_write(self.fd.as_fd())
+    }
+
+    fn readiness_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn unread_by_peer(&self) -> io::Result<usize> {
+        socket::unread_outgoing(self.fd.as_fd())
     }
 }

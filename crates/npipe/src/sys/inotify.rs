@@ -46,12 +46,25 @@ impl DirWatch {
         if !super::socket::wait_readable(self.fd.as_fd(), timeout)? {
             return Ok(false);
         }
+        self.drain()?;
+        Ok(true)
+    }
+
+    /// `read(2)` of the queued events until `EAGAIN`, without blocking.
+    /// Returns whether any of them can change what a waiting client or
+    /// server sees: an instance's `.alive`, `.sock` or `.claim` file (or a
+    /// client's claim in the making, `claim.*`), the directory itself, or a
+    /// queue overflow. Events about `lock`, `meta` and the temporary files
+    /// of a server are left out: every directory lock rewrites `lock`, and
+    /// waking on those would only make waiters look again for nothing.
+    pub(crate) fn drain(&self) -> io::Result<bool> {
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.fd, &mut buf);
+        let mut relevant = false;
         loop {
             match reader.next() {
-                Ok(_) => {}
-                Err(rustix::io::Errno::AGAIN) => return Ok(true),
+                Ok(event) => relevant |= concerns_instances(event.file_name()),
+                Err(rustix::io::Errno::AGAIN) => return Ok(relevant),
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -62,5 +75,40 @@ impl DirWatch {
     #[allow(dead_code)]
     pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for DirWatch {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+    }
+}
+
+/// Whether an event about `name` (none: the directory itself, or an
+/// overflow) can change an instance's state.
+fn concerns_instances(name: Option<&std::ffi::CStr>) -> bool {
+    let Some(name) = name.map(|n| n.to_bytes()).filter(|n| !n.is_empty()) else {
+        return true;
+    };
+    [&b".alive"[..], b".sock", b".claim"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+        || name.starts_with(b"claim.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_files_matter_and_locks_do_not() {
+        let relevant = |n: &str| concerns_instances(Some(&std::ffi::CString::new(n).unwrap()));
+        for name in ["003.alive", "003.sock", "003.claim", "claim.12.ab.tmp"] {
+            assert!(relevant(name), "{name}");
+        }
+        for name in ["lock", "meta", "meta.tmp", "003.sock.tmp", "003.alive.tmp"] {
+            assert!(!relevant(name), "{name}");
+        }
+        assert!(concerns_instances(None));
     }
 }

@@ -12,6 +12,8 @@ pub(crate) mod fs;
 pub(crate) mod inotify;
 pub(crate) mod pipe;
 pub(crate) mod poll;
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
 pub(crate) mod seqpacket;
 pub(crate) mod signal;
 pub(crate) mod socket;

@@ -125,6 +125,27 @@ pub(crate) fn duplicate(fd: impl AsFd) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
 }
 
+/// `fcntl(fd, F_SETFL)` with `O_NONBLOCK` set or cleared: whether reads and
+/// writes on the open file description fail with `EAGAIN` instead of
+/// blocking. The flag belongs to the description, so every fd that shares
+/// it (duplicates, a child's inherited copy) sees the change.
+///
+/// # References
+///  - [Linux `fcntl(2)`, "File status flags"]
+///
+/// [Linux `fcntl(2)`, "File status flags"]: https://man7.org/linux/man-pages/man2/fcntl.2.html
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn set_nonblocking(fd: impl AsFd, nonblocking: bool) -> io::Result<()> {
+    let fd = fd.as_fd();
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    let flags = if nonblocking {
+        flags.union(rustix::fs::OFlags::NONBLOCK)
+    } else {
+        flags.difference(rustix::fs::OFlags::NONBLOCK)
+    };
+    Ok(rustix::fs::fcntl_setfl(fd, flags)?)
+}
+
 /// `read(fd, buf)`: reads up to `buf.len()` bytes, blocking while the pipe
 /// is empty and a writer remains; 0 means every writer is gone.
 ///

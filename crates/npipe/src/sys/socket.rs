@@ -79,6 +79,17 @@ pub(crate) fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(net::accept_with(listener, SocketFlags::CLOEXEC)?)
 }
 
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a second descriptor for the same
+/// socket, so a caller can wait on it (register it with a reactor) while
+/// the owner keeps and may close the original.
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html), "Duplicating a file descriptor"
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
+}
+
 /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`: the control channel
 /// of a connection.
 ///

@@ -23,6 +23,9 @@ pub enum Impl {
     /// The same frames read naively: one `read` for the header, one for
     /// the payload.
     FramedNaive,
+    /// The same frames read as npipe's message pipes read them today: peek
+    /// the header, `FIONREAD`, one `recvmsg` (a diagnostic baseline).
+    FramedPeek,
     /// The `interprocess` crate's local sockets (byte stream).
     Interprocess,
     /// The `ipc-channel` crate's byte channels (messages).
@@ -50,13 +53,14 @@ pub enum Group {
 
 impl Impl {
     /// Every implementation, in table order.
-    pub const ALL: [Impl; 12] = [
+    pub const ALL: [Impl; 13] = [
         Impl::Pipe,
         Impl::Pipe1M,
         Impl::UnixStream,
         Impl::UnixSeqpacket,
         Impl::Framed,
         Impl::FramedNaive,
+        Impl::FramedPeek,
         Impl::Interprocess,
         Impl::IpcChannel,
         Impl::NpipeAnon,
@@ -74,6 +78,7 @@ impl Impl {
             Impl::UnixSeqpacket => "unix-seqpacket",
             Impl::Framed => "framed",
             Impl::FramedNaive => "framed-naive",
+            Impl::FramedPeek => "framed-peek",
             Impl::Interprocess => "interprocess",
             Impl::IpcChannel => "ipc-channel",
             Impl::NpipeAnon => "npipe-anon",
@@ -104,6 +109,7 @@ impl Impl {
             Impl::UnixSeqpacket
                 | Impl::Framed
                 | Impl::FramedNaive
+                | Impl::FramedPeek
                 | Impl::IpcChannel
                 | Impl::NpipeMsg
                 | Impl::NpipeTokio
@@ -205,6 +211,7 @@ impl Workload {
                 UnixSeqpacket,
                 Framed,
                 FramedNaive,
+                FramedPeek,
                 Interprocess,
                 IpcChannel,
                 NpipeByte,
@@ -215,6 +222,7 @@ impl Workload {
                 UnixStream,
                 UnixSeqpacket,
                 Framed,
+                FramedPeek,
                 Interprocess,
                 IpcChannel,
                 NpipeAnon,

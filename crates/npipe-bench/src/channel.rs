@@ -4,13 +4,13 @@
 //! Every implementation goes through the same trait object, so the cost of
 //! the indirection (a few nanoseconds) is the same for all of them.
 
-use std::io::{self, BufReader, IoSlice, Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::{self, BufReader, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use ipc_channel::IpcError;
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::{RecvAncillaryBuffer, RecvFlags, SendFlags};
 
 /// A connection, from one side.
 pub(crate) trait Channel {
@@ -196,6 +196,65 @@ impl Channel for FramedNaive {
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         read_frame(&mut self.0, buf)
+    }
+
+    fn is_message(&self) -> bool {
+        true
+    }
+}
+
+/// The same frames read the way npipe's message pipes read them today
+/// (`pipe/conn.rs`), written straight on the kernel: peek the header
+/// (`MSG_PEEK`), ask how much is queued (`FIONREAD`), then one scattered
+/// `recvmsg` of header and payload; `poll` when nothing is there. A
+/// diagnostic baseline: it separates the cost of that read algorithm from
+/// the cost of npipe's layers.
+pub(crate) struct FramedPeek(pub UnixStream);
+
+impl Channel for FramedPeek {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        write_frame(&mut self.0, msg)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let fd = self.0.as_fd();
+        loop {
+            let mut header = [0u8; HEADER_LEN];
+            match rustix::net::recv(fd, &mut header, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+                Ok((0, _)) => return Ok(0),
+                Ok((HEADER_LEN, _)) => {
+                    let len = u32::from_le_bytes(header) as usize;
+                    if len > buf.len() {
+                        return Err(unexpected(format!("a frame of {len} bytes")));
+                    }
+                    let queued = rustix::io::ioctl_fionread(fd)? as usize;
+                    // All there: take it without blocking; otherwise wait
+                    // for the rest inside the same call (npipe assembles it
+                    // in a buffer instead; either way one frame is consumed).
+                    let flags = if queued >= HEADER_LEN + len {
+                        RecvFlags::DONTWAIT
+                    } else {
+                        RecvFlags::WAITALL
+                    };
+                    let mut iov = [
+                        IoSliceMut::new(&mut header),
+                        IoSliceMut::new(&mut buf[..len]),
+                    ];
+                    let mut control = RecvAncillaryBuffer::default();
+                    let got = retry(|| rustix::net::recvmsg(fd, &mut iov, &mut control, flags))?;
+                    if got.bytes != HEADER_LEN + len {
+                        return Err(unexpected(format!("a short frame: {}", got.bytes)));
+                    }
+                    return Ok(len);
+                }
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => {
+                    retry(|| poll(&mut [PollFd::new(&fd, PollFlags::IN)], None))?;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn is_message(&self) -> bool {

@@ -233,6 +233,7 @@ fn style(implementation: Impl) -> (&'static str, &'static str, f64) {
         Impl::UnixSeqpacket => "#17becf",
         Impl::Framed => "#2ca02c",
         Impl::FramedNaive => "#98df8a",
+        Impl::FramedPeek => "#bcbd22",
         Impl::Interprocess => "#9467bd",
         Impl::IpcChannel => "#e377c2",
         Impl::NpipeAnon => "#ff7f0e",

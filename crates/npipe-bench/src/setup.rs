@@ -14,7 +14,7 @@ use npipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use crate::cases::{Case, Impl};
-use crate::channel::{Channel, Framed, FramedNaive, Ipc, Pipes, Seqpacket, Stream};
+use crate::channel::{Channel, Framed, FramedNaive, FramedPeek, Ipc, Pipes, Seqpacket, Stream};
 use crate::peer::{say, Peer, PeerCommand, PeerStdio};
 
 /// What a run shares between its cases: where to start peers, and a
@@ -101,13 +101,14 @@ pub(crate) fn open_driver(
             };
             (Box::new(channel), peer)
         }
-        Impl::UnixStream | Impl::Framed | Impl::FramedNaive => {
+        Impl::UnixStream | Impl::Framed | Impl::FramedNaive | Impl::FramedPeek => {
             let mut peer = spawn(ctx, &sock_str, PeerStdio::control())?;
             peer.expect("ready")?;
             let stream = UnixStream::connect(&sock)?;
             let channel: Box<dyn Channel> = match case.implementation {
                 Impl::Framed => Box::new(Framed::new(stream)),
                 Impl::FramedNaive => Box::new(FramedNaive(stream)),
+                Impl::FramedPeek => Box::new(FramedPeek(stream)),
                 _ => Box::new(Stream {
                     inner: stream,
                     message: false,
@@ -190,13 +191,14 @@ pub(crate) fn open_peer(
                 None
             },
         }),
-        Impl::UnixStream | Impl::Framed | Impl::FramedNaive => {
+        Impl::UnixStream | Impl::Framed | Impl::FramedNaive | Impl::FramedPeek => {
             let listener = UnixListener::bind(address)?;
             say("ready")?;
             let (stream, _) = listener.accept()?;
             match implementation {
                 Impl::Framed => Box::new(Framed::new(stream)),
                 Impl::FramedNaive => Box::new(FramedNaive(stream)),
+                Impl::FramedPeek => Box::new(FramedPeek(stream)),
                 _ => Box::new(Stream {
                     inner: stream,
                     message: false,

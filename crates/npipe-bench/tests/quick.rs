@@ -44,6 +44,7 @@ fn the_case_list_covers_every_workload_and_implementation() {
         "unix-seqpacket",
         "framed",
         "framed-naive",
+        "framed-peek",
         "interprocess",
         "ipc-channel",
         "npipe-anon",

@@ -36,6 +36,7 @@ pub(crate) fn serve(
         }
         Workload::Connect => accept_loop(implementation, address, size),
         Workload::Instances255 => busy_instances(implementation, address, size),
+        // HOOK(npipe::tokio): the async server of the 1,000-clients workload.
         Workload::Clients1000 => Err(io::Error::other("npipe::tokio has not landed")),
     }
 }

@@ -164,6 +164,8 @@ pub(crate) fn open_driver(
                 peer,
             )
         }
+        // HOOK(npipe::tokio): the driver stays a blocking client; only the
+        // peer's server changes (see `open_peer`).
         Impl::NpipeTokio => return Err(io::Error::other("npipe::tokio has not landed")),
     })
 }
@@ -251,6 +253,9 @@ pub(crate) fn open_peer(
                 message,
             })
         }
+        // HOOK(npipe::tokio): create the server with npipe::tokio in a
+        // current-thread runtime, say "ready", await connect, and wrap it in
+        // a Channel that blocks on the runtime for each send and recv.
         Impl::NpipeTokio => return Err(io::Error::other("npipe::tokio has not landed")),
     })
 }

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use interprocess::local_socket::{prelude::*, GenericFilePath};
-use npipe::{ClientOptions, WaitTimeout};
+use npipe::ClientOptions;
 
 use crate::cases::{Case, Impl, Workload};
 use crate::channel::write_frame;
@@ -148,7 +148,7 @@ fn connect(ctx: &mut Context, case: &Case, cpu: usize, duration: Duration) -> io
             }
             Impl::NpipeMsg => loop {
                 // CallNamedPipe: wait for the instance, open, transact, close.
-                match client.call(&name, &msg, &mut buf, WaitTimeout::Forever) {
+                match client.call(&name, &msg, &mut buf, Duration::from_secs(10)) {
                     Ok(got) if got.len() == msg.len() => return Ok(()),
                     Ok(_) => return Err(io::Error::other("a short answer")),
                     // The server dropped this connection after accepting

@@ -19,6 +19,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::cases::{Case, Impl, Workload};
@@ -49,12 +50,21 @@ impl PeerCommand {
 }
 
 /// A running peer process, killed and reaped on drop.
+///
+/// A watchdog kills it if it is still there [`WATCHDOG`] after it started,
+/// so a case that hangs (in the peer, or in the driver blocked on the
+/// peer) fails instead of stalling the run: the driver's blocked call sees
+/// the connection end.
 #[derive(Debug)]
 pub(crate) struct Peer {
     child: Child,
     control: Option<BufReader<ChildStdout>>,
     case: String,
+    watchdog: Option<mpsc::Sender<()>>,
 }
+
+/// How long a peer may live.
+const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// What the peer's standard streams are.
 pub(crate) struct PeerStdio {
@@ -98,10 +108,21 @@ impl Peer {
         } else {
             None
         };
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let pid = rustix::process::Pid::from_child(&child);
+        std::thread::spawn(move || {
+            // Nothing sent and the sender still alive: time is up. The
+            // child has not been reaped (Drop cancels first), so the pid
+            // is still its own.
+            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(WATCHDOG) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        });
         Ok(Peer {
             child,
             control,
             case: case.id(),
+            watchdog: Some(cancel),
         })
     }
 
@@ -115,6 +136,7 @@ impl Peer {
         loop {
             line.clear();
             if control.read_line(&mut line)? == 0 {
+                self.disarm();
                 let status = self.child.wait()?;
                 return Err(io::Error::other(format!(
                     "peer of {} exited ({status}) before saying `{word}`",
@@ -129,6 +151,7 @@ impl Peer {
 
     /// Waits (up to 20 s) for the peer to exit, and checks it succeeded.
     pub fn finish(mut self) -> io::Result<()> {
+        self.disarm();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -151,8 +174,19 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Stops the watchdog; called before anything that may reap the child,
+    /// so the watchdog never signals a reused pid.
+    fn disarm(&mut self) {
+        if let Some(cancel) = self.watchdog.take() {
+            let _ = cancel.send(());
+        }
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
+        self.disarm();
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }

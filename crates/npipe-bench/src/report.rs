@@ -347,7 +347,7 @@ fn size_suffix(workload: Workload, size: usize) -> String {
 
 /// `64 B`, `4 KiB`, `64 KiB`.
 pub fn human_size(size: usize) -> String {
-    if size >= 1024 && size % 1024 == 0 {
+    if size >= 1024 && size.is_multiple_of(1024) {
         format!("{} KiB", size / 1024)
     } else {
         format!("{size} B")

@@ -110,7 +110,9 @@ fn accept_loop(implementation: Impl, address: &str, size: usize) -> io::Result<(
         }
         Impl::NpipeMsg => {
             // The Win32 sample server: one instance, ConnectNamedPipe, one
-            // message in, one out, DisconnectNamedPipe, and again.
+            // message in, one out, FlushFileBuffers (so the client has read
+            // the answer before the disconnect discards what it has not),
+            // DisconnectNamedPipe, and again.
             let (root, name) = split_npipe_address(address)?;
             let server = ServerOptions::new()
                 .root(root)
@@ -121,7 +123,9 @@ fn accept_loop(implementation: Impl, address: &str, size: usize) -> io::Result<(
             loop {
                 server.connect()?;
                 if let Ok(read) = server.read_message(&mut buf) {
-                    let _ = server.write_message(&buf[..read.len()]);
+                    if server.write_message(&buf[..read.len()]).is_ok() {
+                        let _ = server.flush_buffers();
+                    }
                 }
                 server.disconnect()?;
             }

@@ -21,7 +21,7 @@
 //! [`RecvBuffer`] first, so a peer killed mid-message never yields part of
 //! a message.
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -97,7 +97,9 @@ impl Conn {
             return self.read_bytes(buf, nowait);
         }
         loop {
-            match self.try_read_unlocked(buf, mode) {
+            // The first receive may wait for the next header: one call
+            // instead of a failed receive, a poll and another receive.
+            match self.try_read_unlocked(buf, mode, !nowait) {
                 Err(Error::WouldBlock) if !nowait => self
                     .data
                     .wait_readable()
@@ -117,16 +119,23 @@ impl Conn {
     #[cfg_attr(not(any(test, feature = "tokio")), allow(dead_code))] // the async front end's read
     pub fn try_read(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
         let _reader = lock(&self.reader);
-        self.try_read_unlocked(buf, mode)
+        self.try_read_unlocked(buf, mode, false)
     }
 
-    fn try_read_unlocked(&self, buf: &mut [u8], mode: ReadMode) -> Result<MessageRead> {
+    /// `block_on_header`: the first receive of a message pipe's next header
+    /// may wait for it (blocking callers only).
+    fn try_read_unlocked(
+        &self,
+        buf: &mut [u8],
+        mode: ReadMode,
+        block_on_header: bool,
+    ) -> Result<MessageRead> {
         self.check_not_disconnected()?;
         if !self.message_pipe {
             return self.read_bytes(buf, true);
         }
         loop {
-            let got = self.try_read_message(buf)?;
+            let got = self.try_read_message(buf, block_on_header)?;
             // Byte read mode on a message pipe skips zero-length messages:
             // an empty read would look like the end of the stream.
             if mode == ReadMode::Byte && got.is_empty() && !buf.is_empty() {
@@ -145,7 +154,7 @@ impl Conn {
     /// an end of stream met here is reported by the next read.
     fn read_on(&self, buf: &mut [u8], mut filled: usize) -> usize {
         while filled < buf.len() {
-            match self.try_read_message(&mut buf[filled..]) {
+            match self.try_read_message(&mut buf[filled..], false) {
                 Ok(got) => filled += got.len(),
                 Err(_) => break,
             }
@@ -171,7 +180,7 @@ impl Conn {
     }
 
     /// One message, or the next piece of one, without blocking.
-    fn try_read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
+    fn try_read_message(&self, buf: &mut [u8], mut block_on_header: bool) -> Result<MessageRead> {
         loop {
             {
                 let mut assembled = lock(&self.buffered);
@@ -188,68 +197,62 @@ impl Conn {
                     continue;
                 }
             }
-            // Nothing buffered: look at the next header in the socket.
+            // Nothing buffered: take the next frame's header from the socket,
+            // then exactly its payload, straight into `buf` when it fits —
+            // two receives a message, and nothing past the frame consumed,
+            // so the kernel's count of unread bytes stays exact for flush.
+            // (Peeking at the header instead costs more: MSG_PEEK on a Unix
+            // stream socket walks its whole receive queue.)
             let mut header = [0u8; HEADER_LEN];
-            match self.data.peek(&mut header) {
+            match self.data.recv(&mut header, !block_on_header) {
                 Ok(HEADER_LEN) => {
                     let len = proto::decode_header(header);
-                    if len > proto::MAX_MESSAGE_LEN {
-                        return Err(proto::ProtoError::MessageTooLarge {
-                            len,
-                            max: proto::MAX_MESSAGE_LEN,
+                    if len == 0 {
+                        return Ok(MessageRead::Complete(0));
+                    }
+                    if len <= buf.len() && len <= proto::MAX_MESSAGE_LEN {
+                        let got = match self.data.recv(&mut buf[..len], true) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+                            Err(e) => return Err(self.io_error(e, false)),
+                        };
+                        if got == len {
+                            return Ok(MessageRead::Complete(len));
                         }
-                        .into());
+                        // The rest is on its way (or the writer died): keep
+                        // what came, and assemble the frame. The caller's
+                        // buffer holds no byte of a message not yet whole.
+                        self.keep(&header, &buf[..got]);
+                        buf[..got].fill(0);
+                    } else {
+                        // Longer than the buffer (or than any message may
+                        // be): assemble it, and let the buffer judge it.
+                        self.keep(&header, &[]);
                     }
-                    if len <= buf.len() && self.try_exact_read(&mut buf[..len])? {
-                        return Ok(MessageRead::Complete(len));
-                    }
-                    // Too big for the buffer, or not all there yet: assemble.
-                    self.receive_into_buffer()?;
                 }
                 Ok(0) => return Err(self.ended(false)),
-                // Part of a header: take it into the buffer, so that waiting
-                // for the rest does not wake at once on the bytes already
-                // there.
-                Ok(_) => self.receive_into_buffer()?,
+                Ok(n) => self.keep(&header[..n], &[]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     return Err(Error::WouldBlock)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e, false)),
             }
+            // Only the first receive of a read may wait.
+            block_on_header = false;
         }
     }
 
-    /// Reads one whole frame straight into `payload` if it is all in the
-    /// socket. Returns false (having consumed nothing) otherwise.
-    fn try_exact_read(&self, payload: &mut [u8]) -> Result<bool> {
-        let want = HEADER_LEN + payload.len();
-        let available = self.data.queued().map_err(|e| self.io_error(e, false))?;
-        if available < want {
-            return Ok(false);
-        }
-        let mut header = [0u8; HEADER_LEN];
-        let got = {
-            let mut iov = [IoSliceMut::new(&mut header), IoSliceMut::new(payload)];
-            self.data
-                .recv_vectored(&mut iov, true)
-                .map_err(|e| self.io_error(e, false))?
-        };
-        if got == want {
-            return Ok(true);
-        }
-        // Only this reader consumes, and the bytes were there: a short read
-        // cannot happen, but if it does, keep the bytes, never lose them.
+    /// Puts the start of a frame taken from the socket into the buffer,
+    /// where the rest of it is assembled.
+    fn keep(&self, header: &[u8], payload: &[u8]) {
         let mut assembled = lock(&self.buffered);
-        let part = header
-            .iter()
-            .chain(payload.iter())
-            .take(got)
-            .copied()
-            .collect::<Vec<_>>();
-        assembled.spare(part.len())[..part.len()].copy_from_slice(&part);
-        assembled.commit(part.len());
-        Ok(false)
+        let n = header.len() + payload.len();
+        let spare = assembled.spare(n);
+        spare[..header.len()].copy_from_slice(header);
+        spare[header.len()..n].copy_from_slice(payload);
+        assembled.commit(n);
     }
 
     /// Receives what is there of the frame at the head of the stream into

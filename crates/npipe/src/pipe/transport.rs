@@ -7,7 +7,7 @@
 //! semantics. Today there is one: a Unix stream socket.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::sys::socket;
@@ -16,8 +16,6 @@ use crate::sys::socket;
 pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// Receives up to `buf.len()` bytes; 0 at the end of the stream.
     fn recv(&self, buf: &mut [u8], nonblocking: bool) -> io::Result<usize>;
-    /// Receives into several buffers in order.
-    fn recv_vectored(&self, iov: &mut [IoSliceMut<'_>], nonblocking: bool) -> io::Result<usize>;
     /// Copies queued bytes without consuming them; never blocks.
     fn peek(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// Sends some of `buf`.
@@ -65,10 +63,6 @@ impl UnixStreamTransport {
 impl Transport for UnixStreamTransport {
     fn recv(&self, buf: &mut [u8], nonblocking: bool) -> io::Result<usize> {
         socket::recv(self.fd.as_fd(), buf, nonblocking)
-    }
-
-    fn recv_vectored(&self, iov: &mut [IoSliceMut<'_>], nonblocking: bool) -> io::Result<usize> {
-        socket::recv_vectored(self.fd.as_fd(), iov, nonblocking)
     }
 
     fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {

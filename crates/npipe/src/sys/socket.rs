@@ -283,22 +283,6 @@ pub(crate) fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(net::recv(fd, buf, RecvFlags::PEEK | RecvFlags::DONTWAIT)?.0)
 }
 
-/// `recvmsg(fd, iov)`: a scattered read (frame header and payload in one
-/// call), with `MSG_DONTWAIT` when `nonblocking`.
-pub(crate) fn recv_vectored(
-    fd: BorrowedFd<'_>,
-    iov: &mut [IoSliceMut<'_>],
-    nonblocking: bool,
-) -> io::Result<usize> {
-    let flags = if nonblocking {
-        RecvFlags::DONTWAIT
-    } else {
-        RecvFlags::empty()
-    };
-    let mut control = RecvAncillaryBuffer::default();
-    Ok(net::recvmsg(fd, iov, &mut control, flags)?.bytes)
-}
-
 /// `shutdown(fd, SHUT_RDWR)`: wakes every thread blocked on the socket and
 /// tells the peer the connection is over.
 pub(crate) fn shutdown(fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -364,6 +364,13 @@ fn wait_for(fd: BorrowedFd<'_>, flags: PollFlags, timeout: Option<Duration>) -> 
 /// `epoll` registration for `EPOLLOUT` is woken each time the peer frees
 /// buffer space by reading.
 ///
+/// One race needs care: the kernel wakes writers from `sock_wfree` while it
+/// still holds one unit of the count it reports, and drops that unit just
+/// after. A thread woken by the last free can therefore read 1 and then
+/// never be woken again. So after every wake-up that still finds bytes
+/// outstanding, the next wait is bounded by [`DRAIN_RECHECK`]; a wait
+/// without a wake-up before it has no bound.
+///
 /// # References
 /// - [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html), "Edge-triggered"
 pub(crate) fn wait_drained(fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -378,6 +385,11 @@ pub(crate) fn wait_drained(fd: BorrowedFd<'_>) -> io::Result<()> {
         epoll::EventFlags::OUT | epoll::EventFlags::ET | epoll::EventFlags::HUP,
     )?;
     let mut events = Vec::with_capacity(1);
+    let recheck = Timespec {
+        tv_sec: 0,
+        tv_nsec: DRAIN_RECHECK.as_nanos() as _,
+    };
+    let mut timeout = None;
     loop {
         // The registration came first, so a wake-up between this check and
         // the wait is queued, not lost.
@@ -385,7 +397,12 @@ pub(crate) fn wait_drained(fd: BorrowedFd<'_>) -> io::Result<()> {
             return Ok(());
         }
         events.clear();
-        match epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), None) {
+        match epoll::wait(
+            &ep,
+            rustix::buffer::spare_capacity(&mut events),
+            timeout.as_ref(),
+        ) {
+            Ok(0) => timeout = None,
             Ok(_) => {
                 if events.iter().any(|e| {
                     let flags = e.flags;
@@ -393,12 +410,17 @@ pub(crate) fn wait_drained(fd: BorrowedFd<'_>) -> io::Result<()> {
                 }) {
                     return Err(io::ErrorKind::BrokenPipe.into());
                 }
+                timeout = Some(recheck);
             }
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
 }
+
+/// How soon a flush looks again after a wake-up that still found bytes
+/// outstanding (see [`wait_drained`]).
+pub(crate) const DRAIN_RECHECK: Duration = Duration::from_millis(2);
 
 fn send_flags(nonblocking: bool) -> SendFlags {
     if nonblocking {

@@ -18,7 +18,9 @@
 //! kind (a read included: the peer may be waiting for the end of the
 //! message before it answers).
 
+use std::future::Future;
 use std::os::fd::OwnedFd;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll, Waker};
 
@@ -42,6 +44,9 @@ pub(crate) struct AsyncConn {
     /// go out. Whoever empties it wakes them: another task may have taken
     /// the direction's single reactor waker meanwhile.
     unsent_waiters: Mutex<Vec<Waker>>,
+    /// `poll_flush`'s bounded re-check after a wake-up (see
+    /// [`socket::wait_drained`] for the race it closes).
+    flush_recheck: Mutex<Option<Pin<Box<::tokio::time::Sleep>>>>,
 }
 
 impl AsyncConn {
@@ -53,6 +58,7 @@ impl AsyncConn {
             conn,
             fd,
             unsent_waiters: Mutex::new(Vec::new()),
+            flush_recheck: Mutex::new(None),
         })
     }
 
@@ -121,15 +127,29 @@ impl AsyncConn {
     }
 
     /// FlushFileBuffers: resolves once the peer has read everything.
+    ///
+    /// Each read by the peer frees buffer space, which the kernel reports
+    /// as a writability edge. The last edge can come just before the count
+    /// falls to zero (see [`socket::wait_drained`]), so after a wake-up the
+    /// next wait is bounded by [`socket::DRAIN_RECHECK`]; this needs the
+    /// runtime's time driver.
     pub async fn flush(&self) -> Result<()> {
         self.push_unsent().await?;
+        let mut woken = false;
         loop {
             if self.conn.unread_by_peer()? == 0 {
                 return Ok(());
             }
-            // Each read by the peer frees buffer space, which the kernel
-            // reports as a writability edge.
-            let mut guard = self.fd.writable().await?;
+            let guard = if woken {
+                match ::tokio::time::timeout(socket::DRAIN_RECHECK, self.fd.writable()).await {
+                    Ok(guard) => Some(guard?),
+                    Err(_elapsed) => None, // look again
+                }
+            } else {
+                Some(self.fd.writable().await?)
+            };
+            woken = guard.is_some();
+            let Some(mut guard) = guard else { continue };
             if self.conn.unread_by_peer()? == 0 {
                 return Ok(());
             }
@@ -215,14 +235,35 @@ impl AsyncConn {
     pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         ready!(self.poll_push_unsent(cx))?;
         loop {
-            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
             if self.conn.unread_by_peer()? == 0 {
+                *lock(&self.flush_recheck) = None;
+                return Poll::Ready(Ok(()));
+            }
+            let mut guard = match self.fd.poll_write_ready(cx) {
+                Poll::Ready(guard) => guard?,
+                Poll::Pending => {
+                    // Woken before? Then look again soon even without an
+                    // edge (the race described in `flush`).
+                    let mut recheck = lock(&self.flush_recheck);
+                    match recheck.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+                        Some(Poll::Ready(())) => {
+                            *recheck = None;
+                            continue;
+                        }
+                        _ => return Poll::Pending,
+                    }
+                }
+            };
+            if self.conn.unread_by_peer()? == 0 {
+                *lock(&self.flush_recheck) = None;
                 return Poll::Ready(Ok(()));
             }
             if guard.ready().is_write_closed() {
                 return Poll::Ready(Err(self.conn.flush_ended()));
             }
             guard.clear_ready();
+            *lock(&self.flush_recheck) =
+                Some(Box::pin(::tokio::time::sleep(socket::DRAIN_RECHECK)));
         }
     }
 

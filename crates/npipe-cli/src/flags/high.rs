@@ -92,8 +92,8 @@ pub struct ConnectPlan {
     pub options: ClientOptions,
     /// Wait this long for a free instance; `None`: fail when busy.
     pub wait: Option<WaitTimeout>,
-    /// After stdin ends, wait this long for more replies; `None`: until the
-    /// server closes.
+    /// After stdin ends, stop once the server was silent this long; `None`:
+    /// when the server closes.
     pub linger: Option<Duration>,
     /// Bytes or lines.
     pub framing: Framing,
@@ -227,9 +227,9 @@ fn connect(args: ConnectArgs, root: Option<PathBuf>) -> Result<ConnectPlan, Fail
         options.read_mode(npipe::ReadMode::Message);
     }
     let linger = match args.linger {
-        TimeoutArg::Millis(ms) => Some(Duration::from_millis(ms)),
-        TimeoutArg::Forever => None,
-        TimeoutArg::Default => {
+        Some(TimeoutArg::Millis(ms)) => Some(Duration::from_millis(ms)),
+        Some(TimeoutArg::Forever) | None => None,
+        Some(TimeoutArg::Default) => {
             return Err(Failure::usage(
                 "--linger takes milliseconds or `forever`; a pipe has no default for it",
             ))

@@ -81,10 +81,13 @@ pub enum Command {
     #[command(
         long_about = "Connect to a named pipe (CreateFile) and copy standard input to the \
             pipe and the pipe to standard output.\n\n\
-            Win32 pipes have no half-close: a client cannot tell the server \"no more input\" \
-            and keep reading. So when standard input ends, npipe waits until the server has \
-            read all of it (FlushFileBuffers), prints replies until none has come for --linger \
-            milliseconds, then closes. It ends at once when the server closes the pipe.",
+            When standard input ends, npipe half-closes the pipe: the server reads the end of \
+            its input after the data (ERROR_BROKEN_PIPE, or end of file for `npipe serve \
+            --exec` programs), and npipe keeps printing what the server sends until the \
+            server closes or disconnects the pipe. Win32 pipes have no half-close; it is a \
+            Linux extra of npipe, like shutdown(SHUT_WR) on a socket. --linger ends the \
+            session earlier, for servers that never close. It ends at once when the server \
+            closes the pipe.",
         after_help = "EXAMPLES:\n    \
             echo hi | npipe connect build\n    \
             npipe connect build --wait 5000 < request.bin > reply.bin\n    \
@@ -210,8 +213,10 @@ pub struct ServeArgs {
         long_help = "Give each client its own process, like inetd: what the client sends is the \
             program's stdin and what the program prints goes to the client. When the program \
             exits, npipe waits until the client has read its output, then disconnects the \
-            client. The program's stderr is npipe's. Takes the rest of the command line. In \
-            message mode, keep the program's output line-buffered (`sed -u`, `stdbuf -oL`)."
+            client. When the client half-closes the pipe (`npipe connect` does when its \
+            input ends) or closes it, the program's stdin is closed. The program's stderr is \
+            npipe's. Takes the rest of the command line. For replies before the input ends, \
+            keep the program's output line-buffered (`sed -u`, `stdbuf -oL`)."
     )]
     pub exec: Option<Vec<String>>,
 
@@ -284,17 +289,17 @@ pub struct ConnectArgs {
     )]
     pub wait: Option<TimeoutArg>,
 
-    /// After stdin ends, print replies until none came for MILLISECONDS.
+    /// After stdin ends, stop once the server sent nothing for MILLISECONDS.
     #[arg(
         long,
         value_name = "MILLISECONDS",
-        default_value = "500",
         help_heading = "PIPE OPTIONS",
-        long_help = "After stdin ends and the server has read all of it, keep printing what \
-            the server sends until it closes the pipe or sends nothing for MILLISECONDS; \
-            `forever` waits for the server to close. Default: 500."
+        long_help = "After stdin ends (and the pipe is half-closed), keep printing what the \
+            server sends until it closes the pipe or sends nothing for MILLISECONDS. For \
+            servers that go on after their input ends. Default: `forever`, wait for the \
+            server to close."
     )]
-    pub linger: TimeoutArg,
+    pub linger: Option<TimeoutArg>,
 
     /// Connect only to a server running as this user id.
     #[arg(

@@ -305,8 +305,8 @@ fn collect(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 }
 
 /// An interactive `npipe connect`: write to its stdin, wait for what it
-/// prints, then end the input. Tests that expect a reply from a slow
-/// server use this instead of relying on `--linger`.
+/// prints, then end the input. For replies that must come before the
+/// input ends.
 pub struct Session {
     proc: Proc,
     stdin: Option<ChildStdin>,

@@ -221,7 +221,7 @@ fn serve_flags_allow() {
 fn connect_defaults() {
     let p = connect_plan(&["connect", "a"]);
     assert_eq!(p.wait, None);
-    assert_eq!(p.linger, Some(Duration::from_millis(500)));
+    assert_eq!(p.linger, None);
     assert_eq!(p.framing, Framing::Bytes);
     debug_has(&p.options, "read_mode: Byte");
 }

@@ -37,7 +37,7 @@ directory see each other's pipes and mailslots. Default: $NPIPE_ROOT if set, oth
     version,
     about,
     long_about = "Win32 named pipes and mailslots on Linux, from the shell: serve, connect \
-        to, call, wait for and list pipes; create mailslots and send to them.\n\n\
+        to, call, wait for and list pipes; create mailslots, send to them and list them.\n\n\
         A pipe NAME is either a short name such as `build` (meaning \\\\.\\pipe\\build) or a \
         full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell). \
         Mailslot names work the same way: `inbox` means \\\\.\\mailslot\\inbox.",
@@ -122,14 +122,17 @@ pub enum Command {
     )]
     Wait(WaitArgs),
 
-    /// List the pipes in the namespace.
+    /// List the pipes and mailslots in the namespace.
     #[command(
         long_about = "List every named pipe with a live instance in the namespace: its \
             name, type, direction, instances (existing / limit), listening instances, owner \
-            and server process ids. Pipes whose servers died are not shown.",
+            and server process ids. Then every mailslot with a live reader: its name, largest \
+            message, owner and reader process id. Pipes whose servers died and mailslots \
+            whose readers died are not shown. The messages waiting in a mailslot are not \
+            shown: only its reader can count them.",
         after_help = "EXAMPLES:\n    \
             npipe list\n    \
-            npipe list --json | jq '.[].name'"
+            npipe list --json | jq -r '.pipes[].name, .mailslots[].name'"
     )]
     List(ListArgs),
 
@@ -395,13 +398,15 @@ pub struct WaitArgs {
 /// `npipe list`
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print a JSON array for scripts.
+    /// Print JSON for scripts.
     #[arg(
         long,
         help_heading = "OUTPUT OPTIONS",
-        long_help = "Print a JSON array with one object per pipe: name, type, access, \
-            current_instances, listening_instances, max_instances (255: unlimited), \
-            owner_uid, owner (the user name, or null) and server_pids."
+        long_help = "Print a JSON object with two arrays. `pipes`: one object per pipe with \
+            name, type (byte or message), access, current_instances, listening_instances, \
+            max_instances (255: unlimited), owner_uid, owner (the user name, or null) and \
+            server_pids. `mailslots`: one object per mailslot with name, max_message_size \
+            (0: up to 65536), owner_uid, owner and reader_pid."
     )]
     pub json: bool,
 }

@@ -18,6 +18,8 @@ const CHUNK: usize = 256 * 1024;
 pub trait PipeIo: Send + Sync {
     /// `ReadFile`.
     fn read_message(&self, buf: &mut [u8]) -> npipe::Result<npipe::MessageRead>;
+    /// `ReadFile` until the message is whole, however long.
+    fn read_message_to_end(&self, buf: &mut Vec<u8>) -> npipe::Result<usize>;
     /// `WriteFile`.
     fn write_message(&self, buf: &[u8]) -> npipe::Result<usize>;
 }
@@ -27,6 +29,9 @@ macro_rules! pipe_io {
         impl PipeIo for $ty {
             fn read_message(&self, buf: &mut [u8]) -> npipe::Result<npipe::MessageRead> {
                 <$ty>::read_message(self, buf)
+            }
+            fn read_message_to_end(&self, buf: &mut Vec<u8>) -> npipe::Result<usize> {
+                <$ty>::read_message_to_end(self, buf)
             }
             fn write_message(&self, buf: &[u8]) -> npipe::Result<usize> {
                 <$ty>::write_message(self, buf)
@@ -70,7 +75,10 @@ pub fn from_pipe(
     loop {
         let got = match framing {
             Framing::Bytes => pipe.read_message(&mut buf).map(|r| r.len()),
-            Framing::Lines => read_whole_message(pipe, &mut buf),
+            Framing::Lines => {
+                buf.clear();
+                pipe.read_message_to_end(&mut buf)
+            }
         };
         let n = match got {
             Ok(n) => n,
@@ -138,23 +146,4 @@ fn write_all(pipe: &dyn PipeIo, mut buf: &[u8]) -> Result<(), CopyError> {
         buf = &buf[n..];
     }
     Ok(())
-}
-
-/// Reads one whole message into `buf` (growing it), returning its length.
-///
-/// The library reads a long message in pieces (`ERROR_MORE_DATA`, then the
-/// rest); it has no call that returns one message whole, so this loop stands
-/// in for one.
-fn read_whole_message(pipe: &dyn PipeIo, buf: &mut Vec<u8>) -> npipe::Result<usize> {
-    let mut len = 0;
-    loop {
-        if buf.len() == len {
-            buf.resize(len * 2, 0);
-        }
-        let read = pipe.read_message(&mut buf[len..])?;
-        len += read.len();
-        if read.is_complete() {
-            return Ok(len);
-        }
-    }
 }

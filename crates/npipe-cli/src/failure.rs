@@ -6,7 +6,8 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
-use npipe::Error;
+use npipe::mailslot::{MAX_LOCAL_MESSAGE, MAX_NETWORK_MESSAGE};
+use npipe::{Error, PipeName};
 
 /// The operation that failed, to pick a hint that names the right flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,10 @@ pub enum Op {
     Wait,
     /// Listing the namespace.
     List,
+    /// Creating a mailslot and reading it.
+    MailslotCreate,
+    /// Opening a mailslot and writing to it.
+    MailslotSend,
 }
 
 /// An error on its way to `main`.
@@ -43,11 +48,12 @@ impl Failure {
         namespace: Option<&Path>,
     ) -> Failure {
         let doing = doing.to_string();
+        let what = describe(&err, op);
         Failure {
             message: if doing.is_empty() {
-                err.to_string()
+                what
             } else {
-                format!("{doing}: {err}")
+                format!("{doing}: {what}")
             },
             hint: hint(op, &err, name, namespace),
             quiet: false,
@@ -90,6 +96,15 @@ impl Failure {
         }
     }
 
+    /// The same failure with another hint, for when the command knows
+    /// more than [`hint`] can (who holds a name, say).
+    pub fn with_other_hint(self, hint: impl Into<String>) -> Failure {
+        Failure {
+            hint: Some(hint.into()),
+            ..self
+        }
+    }
+
     /// The message, without the `npipe: ` prefix.
     pub fn message(&self) -> &str {
         &self.message
@@ -117,6 +132,20 @@ pub fn stdout_error(err: io::Error) -> Failure {
     }
 }
 
+/// The error as the message says it: the library's words, except where
+/// they speak of pipes and the command is about a mailslot.
+fn describe(err: &Error, op: Op) -> String {
+    match (err, op) {
+        (Error::FileNotFound { name }, Op::MailslotSend) => {
+            format!("{name} has no reader (ERROR_FILE_NOT_FOUND)")
+        }
+        (Error::AlreadyExists { name }, Op::MailslotCreate) => {
+            format!("{name} has a reader already (ERROR_ALREADY_EXISTS)")
+        }
+        _ => err.to_string(),
+    }
+}
+
 /// The next step for the user, naming a flag where one helps.
 pub fn hint(op: Op, err: &Error, name: &str, namespace: Option<&Path>) -> Option<String> {
     let ns = || {
@@ -128,6 +157,42 @@ pub fn hint(op: Op, err: &Error, name: &str, namespace: Option<&Path>) -> Option
         })
     };
     let text = match (err, op) {
+        (Error::FileNotFound { .. }, Op::MailslotSend) => format!(
+            "Is `npipe mailslot create {}` running?{}",
+            shell_form(name),
+            ns()
+        ),
+        (Error::AlreadyExists { .. }, Op::MailslotCreate) => "A mailslot has one reader, and \
+            another process has this name (`npipe list` shows which): stop it, or pick \
+            another name."
+            .into(),
+        (Error::MessageTooLarge { max, .. }, Op::MailslotSend) => too_large(name, *max),
+        (Error::BadPathname { .. }, Op::MailslotCreate) => "A mailslot is created on this \
+            computer: give a short name such as `inbox`, which means \\\\.\\mailslot\\inbox, \
+            or the full name '\\\\.\\mailslot\\inbox' (quote the backslashes in a shell)."
+            .into(),
+        (Error::BadPathname { .. }, Op::MailslotSend) => "A mailslot name is a short name such \
+            as `inbox`, which means \\\\.\\mailslot\\inbox, or a full name: \
+            '\\\\.\\mailslot\\inbox', '\\\\HOST\\mailslot\\inbox', \
+            '\\\\DOMAIN\\mailslot\\inbox' or '\\\\*\\mailslot\\inbox' (quote the backslashes \
+            in a shell)."
+            .into(),
+        (Error::AccessDenied { name: denied, .. }, Op::MailslotCreate) if denied == name => {
+            "A reader of this name run by another user died and left its files behind; only \
+             that user or root can reuse the name. Pick another name."
+                .into()
+        }
+        (Error::AccessDenied { .. }, Op::MailslotCreate) => return None,
+        (Error::AccessDenied { .. }, Op::MailslotSend) => "The mailslot's reader decides who \
+            may send: create it with --allow-uid UID, --allow-gid GID or --everyone."
+            .into(),
+        (Error::InvalidParameter { .. }, Op::MailslotCreate) => "--max-size takes 0 (any size \
+            up to 65536 bytes) to 65536, and a network key (--key, --key-file) must not be \
+            empty."
+            .into(),
+        (Error::InvalidParameter { .. }, Op::MailslotSend) => {
+            "A network key (--key, --key-file) must not be empty.".into()
+        }
         (Error::FileNotFound { .. }, _) => {
             format!("Is `npipe serve {}` running?{}", shell_form(name), ns())
         }
@@ -169,10 +234,36 @@ pub fn hint(op: Op, err: &Error, name: &str, namespace: Option<&Path>) -> Option
     Some(text)
 }
 
+/// Why a mailslot message of more than `max` bytes is refused, for a
+/// message sent to `name`.
+fn too_large(name: &str, max: usize) -> String {
+    let local = PipeName::parse(name).map_or(true, |n| n.is_local());
+    if !local {
+        format!(
+            "At most {MAX_NETWORK_MESSAGE} bytes cross the network: Windows' limit for a \
+             mailslot datagram, which npipe keeps. Send less, or send to the local name on \
+             the reader's computer."
+        )
+    } else if max == MAX_LOCAL_MESSAGE {
+        format!(
+            "{max} bytes (64 KiB) is the most one local mailslot message carries in npipe: it \
+             travels as one socket record, which must fit the writer's send buffer."
+        )
+    } else {
+        format!(
+            "The mailslot's reader takes at most {max} bytes a message: it was created with \
+             --max-size {max}."
+        )
+    }
+}
+
 /// How to type `name` in a shell: the short form when it is a plain local
-/// pipe name, otherwise the full name in single quotes.
+/// pipe or mailslot name, otherwise the full name in single quotes.
 fn shell_form(name: &str) -> String {
-    match name.strip_prefix(r"\\.\pipe\") {
+    let short = name
+        .strip_prefix(r"\\.\pipe\")
+        .or_else(|| name.strip_prefix(r"\\.\mailslot\"));
+    match short {
         Some(short)
             if !short.is_empty()
                 && short
@@ -246,10 +337,91 @@ mod tests {
     }
 
     #[test]
+    fn mailslot_hints_name_the_command_and_the_limit() {
+        let slot = r"\\.\mailslot\inbox";
+        let rows: Vec<(Op, Error, &str, &str)> = vec![
+            (
+                Op::MailslotSend,
+                Error::FileNotFound { name: slot.into() },
+                slot,
+                "`npipe mailslot create inbox`",
+            ),
+            (
+                Op::MailslotCreate,
+                Error::AlreadyExists { name: slot.into() },
+                slot,
+                "one reader",
+            ),
+            (
+                Op::MailslotSend,
+                Error::MessageTooLarge { len: 9, max: 8 },
+                slot,
+                "--max-size 8",
+            ),
+            (
+                Op::MailslotSend,
+                Error::MessageTooLarge {
+                    len: 70_000,
+                    max: MAX_LOCAL_MESSAGE,
+                },
+                slot,
+                "64 KiB",
+            ),
+            (
+                Op::MailslotSend,
+                Error::MessageTooLarge {
+                    len: 425,
+                    max: MAX_NETWORK_MESSAGE,
+                },
+                r"\\*\mailslot\inbox",
+                "At most 424 bytes cross the network",
+            ),
+            (
+                Op::MailslotSend,
+                Error::BadPathname {
+                    name: "x".into(),
+                    reason: "r".into(),
+                },
+                "x",
+                r"'\\*\mailslot\inbox'",
+            ),
+            (
+                Op::MailslotSend,
+                Error::AccessDenied {
+                    name: slot.into(),
+                    reason: "r".into(),
+                },
+                slot,
+                "--everyone",
+            ),
+            (
+                Op::MailslotCreate,
+                Error::InvalidParameter { reason: "r".into() },
+                slot,
+                "--max-size",
+            ),
+        ];
+        for (op, err, name, needle) in rows {
+            let hint = hint(op, &err, name, None).unwrap_or_default();
+            assert!(
+                hint.contains(needle),
+                "{op:?} {err:?}: {hint:?} lacks {needle:?}"
+            );
+        }
+        // The namespace root, not the name, is denied: no hint about names.
+        let root_denied = Error::AccessDenied {
+            name: "/tmp/ns".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(hint(Op::MailslotCreate, &root_denied, slot, None), None);
+    }
+
+    #[test]
     fn hints_spell_names_as_typed_in_a_shell() {
         assert_eq!(shell_form(r"\\.\pipe\build-1"), "build-1");
         assert_eq!(shell_form(r"\\.\pipe\a\b"), r"'\\.\pipe\a\b'");
         assert_eq!(shell_form(r"\\.\pipe\it's"), r"'\\.\pipe\it'\''s'");
+        assert_eq!(shell_form(r"\\.\mailslot\inbox"), "inbox");
     }
 
     #[test]
@@ -264,6 +436,33 @@ mod tests {
         assert!(f.message().starts_with(r"cannot connect to \\.\pipe\t: "));
         assert!(f.message().contains("ERROR_PIPE_BUSY"));
         assert!(!f.is_quiet());
+    }
+
+    #[test]
+    fn mailslot_messages_speak_of_readers() {
+        let slot = r"\\.\mailslot\x";
+        let f = Failure::npipe(
+            format!("cannot open {slot}"),
+            Error::FileNotFound { name: slot.into() },
+            Op::MailslotSend,
+            slot,
+            None,
+        );
+        assert_eq!(
+            f.message(),
+            r"cannot open \\.\mailslot\x: \\.\mailslot\x has no reader (ERROR_FILE_NOT_FOUND)"
+        );
+        let f = Failure::npipe(
+            "",
+            Error::AlreadyExists { name: slot.into() },
+            Op::MailslotCreate,
+            slot,
+            None,
+        );
+        assert_eq!(
+            f.message(),
+            r"\\.\mailslot\x has a reader already (ERROR_ALREADY_EXISTS)"
+        );
     }
 
     #[test]

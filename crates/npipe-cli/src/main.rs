@@ -1,5 +1,6 @@
 //! `npipe`: the command-line tool of npipe. Serve, connect to, call, wait
-//! for and list Win32-style named pipes on Linux.
+//! for and list Win32-style named pipes on Linux; create, send to and list
+//! mailslots.
 //!
 //! The binary is thin: `flags::low` mirrors the command line, `flags::high`
 //! turns it into the library's builders, `cmd/` runs one subcommand each,
@@ -9,6 +10,7 @@ mod cmd;
 mod copy;
 mod failure;
 mod flags;
+mod format;
 mod progress;
 
 use std::io::IsTerminal;

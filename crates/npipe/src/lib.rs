@@ -60,7 +60,7 @@ pub mod win32;
 pub mod doc_support;
 
 pub use error::{win32_code_of, Error, Result, Win32Code};
-pub use mailslot::{Mailslot, MailslotInfo, MailslotOptions, MailslotWriter};
+pub use mailslot::{Mailslot, MailslotEntry, MailslotInfo, MailslotOptions, MailslotWriter};
 pub use name::{Host, NameKind, PipeName};
 pub use namespace::{Namespace, PipeEntry, DEFAULT_ROOT};
 pub use pipe::{

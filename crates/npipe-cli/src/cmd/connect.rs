@@ -3,12 +3,13 @@
 //! Two threads copy (stdin to the pipe, the pipe to stdout) and report to
 //! this one, which decides when the session is over:
 //!
-//! - the server closed the pipe: done, whatever stdin still holds;
-//! - stdin ended: the writer waits until the server has read everything
-//!   (FlushFileBuffers), then replies are printed until none has come for
-//!   the linger time. Win32 pipes have no half-close, so the server cannot
-//!   be told "no more input"; the linger is the next best thing, as
-//!   `nc -q` does.
+//! - the server closed or disconnected the pipe: done, whatever stdin still
+//!   holds;
+//! - stdin ended: the writer half-closes the pipe (`close_write`), so the
+//!   server reads the end of its input after the data, and what it sends
+//!   is printed until it closes. With `--linger`, the session also ends once
+//!   the server has sent nothing for that long, for servers that never
+//!   close.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -16,7 +17,7 @@ use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use npipe::{Error, NamedPipeClient, WaitTimeout};
+use npipe::{Error, NamedPipeClient};
 use tracing::{debug, info};
 
 use crate::cmd::Outcome;
@@ -31,7 +32,7 @@ enum Event {
     Received,
     /// The reader is done: the server closed (`Ok`) or something failed.
     ReaderEnded(Result<(), CopyError>),
-    /// The writer is done: stdin ended and the server read it all (`Ok`).
+    /// The writer is done: stdin ended and the pipe is half-closed (`Ok`).
     WriterEnded(Result<(), CopyError>),
 }
 
@@ -69,19 +70,20 @@ pub fn run(plan: ConnectPlan, namespace: &Path) -> Result<Outcome, Failure> {
         std::thread::spawn(move || {
             let stdin = std::io::stdin().lock();
             let result = copy::to_pipe(stdin, framing, &*client, &progress)
-                .and_then(|()| client.flush_buffers().map_err(CopyError::Pipe));
+                .and_then(|()| client.close_write().map_err(CopyError::Pipe));
             let _ = events.send(Event::WriterEnded(result));
         });
     }
 
-    let mut lingering_since: Option<Instant> = None;
+    // Set once stdin has ended, with --linger: when the last reply came.
+    let mut quiet_since: Option<Instant> = None;
     let outcome = loop {
-        let event = match (lingering_since, plan.linger) {
+        let event = match (quiet_since, plan.linger) {
             (Some(since), Some(linger)) => {
                 match inbox.recv_timeout(linger.saturating_sub(since.elapsed())) {
                     Ok(event) => event,
                     Err(_) => {
-                        debug!("no reply for {linger:?} after the end of input");
+                        debug!("nothing from the server for {linger:?} after the end of input");
                         break Ok(());
                     }
                 }
@@ -93,8 +95,8 @@ pub fn run(plan: ConnectPlan, namespace: &Path) -> Result<Outcome, Failure> {
         };
         match event {
             Event::Received => {
-                if lingering_since.is_some() {
-                    lingering_since = Some(Instant::now());
+                if quiet_since.is_some() {
+                    quiet_since = Some(Instant::now());
                 }
             }
             Event::ReaderEnded(Ok(())) => {
@@ -104,8 +106,8 @@ pub fn run(plan: ConnectPlan, namespace: &Path) -> Result<Outcome, Failure> {
             Event::ReaderEnded(Err(CopyError::Local(e))) => break Err(stdout_error(e)),
             Event::ReaderEnded(Err(CopyError::Pipe(e))) => break Err(fail(e)),
             Event::WriterEnded(Ok(())) => {
-                debug!("end of input; the server has read it all");
-                lingering_since = Some(Instant::now());
+                debug!("end of input; the pipe is half-closed");
+                quiet_since = Some(Instant::now());
             }
             // The server went away before taking all of stdin: the reader
             // sees it too and ends the session.
@@ -129,7 +131,11 @@ pub fn run(plan: ConnectPlan, namespace: &Path) -> Result<Outcome, Failure> {
 /// Opens the pipe, waiting for a free instance if `--wait` says so.
 fn open(plan: &ConnectPlan, namespace: &Path) -> Result<NamedPipeClient, Failure> {
     let name = plan.name.as_str();
-    let fail = |e: Error| {
+    let opened = match plan.wait {
+        Some(wait) => plan.options.open_timeout(name, wait),
+        None => plan.options.open(name),
+    };
+    opened.map_err(|e| {
         Failure::npipe(
             format!("cannot connect to {name}"),
             e,
@@ -137,25 +143,7 @@ fn open(plan: &ConnectPlan, namespace: &Path) -> Result<NamedPipeClient, Failure
             name,
             Some(namespace),
         )
-    };
-    let start = Instant::now();
-    loop {
-        match (plan.options.open(name), plan.wait) {
-            (Err(Error::PipeBusy { .. }), Some(wait)) => {
-                // WaitNamedPipe, then try again: another client may take
-                // the free instance first.
-                let left = match wait {
-                    WaitTimeout::Duration(d) => {
-                        WaitTimeout::Duration(d.saturating_sub(start.elapsed()))
-                    }
-                    other => other,
-                };
-                debug!("all instances busy; waiting {left:?}");
-                plan.options.wait(name, left).map_err(fail)?;
-            }
-            (result, _) => return result.map_err(fail),
-        }
-    }
+    })
 }
 
 /// The size of stdin when it is a regular file, for a progress bar with an

@@ -1,12 +1,11 @@
-//! One module per subcommand. Each takes its plan from `flags::high` and
-//! returns an [`Outcome`] or a [`Failure`]; none reads flags or exits.
-//!
-//! The mailslot commands (`mailslot create`, `mailslot send`) will come as
-//! `cmd/mailslot.rs` once the library has mailslots.
+//! One module per subcommand (`mailslot.rs` holds both mailslot ones).
+//! Each takes its plan from `flags::high` and returns an [`Outcome`] or a
+//! [`Failure`]; none reads flags or exits.
 
 mod call;
 mod connect;
 mod list;
+mod mailslot;
 mod serve;
 mod wait;
 
@@ -23,7 +22,8 @@ use crate::flags::low::Cli;
 pub enum Outcome {
     /// Exit status 0.
     Success,
-    /// An expected negative answer: exit status 1 (a wait that timed out).
+    /// An expected negative answer: exit status 1 (a wait that timed out,
+    /// a mailslot that got no message in time).
     Negative,
 }
 
@@ -36,6 +36,8 @@ pub fn run(plan: Plan) -> Result<Outcome, Failure> {
         CommandPlan::Call(p) => call::run(p, ns),
         CommandPlan::Wait(p) => wait::run(p, ns),
         CommandPlan::List(p) => list::run(p),
+        CommandPlan::MailslotCreate(p) => mailslot::create(p, ns),
+        CommandPlan::MailslotSend(p) => mailslot::send(p, ns),
         CommandPlan::Completions(shell) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "npipe", &mut out);

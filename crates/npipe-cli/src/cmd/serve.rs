@@ -160,14 +160,19 @@ fn serve_client(
             CopyError::Pipe(e) => ClientError::Client(e),
             CopyError::Local(e) => ClientError::Client(Error::from_io_owned(e)),
         })
+        // The client's input ended (it half-closed, or closed): it reads
+        // the last replies before the disconnect would discard them.
+        .and_then(|()| server.flush_buffers().map_err(ClientError::Client))
         .or_else(ignore_peer_gone),
         Service::Exec { program, args } => exec(server, plan, program, args, who, progress),
     }
 }
 
 /// Runs the program for one client: the client's data to its stdin on one
-/// thread, its stdout to the client on this one. When the program's output
-/// ends, waits until the client has read it all, then disconnects it.
+/// thread, its stdout to the client on this one. When the client's input
+/// ends (it half-closed the pipe, or closed it), the program's stdin is
+/// closed. When the program's output ends, waits until the client has read
+/// it all, then disconnects it.
 fn exec(
     server: &NamedPipeServer,
     plan: &ServePlan,
@@ -208,7 +213,8 @@ fn exec(
                 }
                 stdin.flush()
             });
-            // Dropping stdin here tells the program the input has ended.
+            // The client half-closed or closed: dropping stdin here tells
+            // the program its input has ended.
             if let Err(e) = result {
                 debug!("{who}: input to the program ended: {e:?}");
             }

@@ -5,11 +5,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use npipe::{ClientOptions, NameKind, Namespace, PipeMode, PipeName, ServerOptions, WaitTimeout};
+use npipe::mailslot::{MailslotTimeout, MailslotWriterOptions, NetworkOptions};
+use npipe::{
+    ClientOptions, MailslotOptions, NameKind, Namespace, PipeMode, PipeName, ServerOptions,
+    WaitTimeout,
+};
 
 use crate::failure::{Failure, Op};
 use crate::flags::low::{
-    CallArgs, Cli, Command, ConnectArgs, ListArgs, ServeArgs, TimeoutArg, WaitArgs,
+    CallArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand, MailslotCreateArgs,
+    MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
 };
 
 /// Everything one run of `npipe` needs.
@@ -36,6 +41,10 @@ pub enum CommandPlan {
     Wait(WaitPlan),
     /// `npipe list`
     List(ListPlan),
+    /// `npipe mailslot create`
+    MailslotCreate(MailslotCreatePlan),
+    /// `npipe mailslot send`
+    MailslotSend(MailslotSendPlan),
     /// `npipe completions`
     Completions(clap_complete::Shell),
 }
@@ -92,14 +101,15 @@ pub struct ConnectPlan {
     pub options: ClientOptions,
     /// Wait this long for a free instance; `None`: fail when busy.
     pub wait: Option<WaitTimeout>,
-    /// After stdin ends, wait this long for more replies; `None`: until the
-    /// server closes.
+    /// After stdin ends, stop once the server was silent this long; `None`:
+    /// when the server closes.
     pub linger: Option<Duration>,
     /// Bytes or lines.
     pub framing: Framing,
 }
 
-/// Where the message of `npipe call` comes from.
+/// Where the one message of `npipe call` or `npipe mailslot send` comes
+/// from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallData {
     /// The argument itself.
@@ -143,6 +153,43 @@ pub struct ListPlan {
     pub json: bool,
 }
 
+/// How `npipe mailslot create` prints each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// The message's bytes, then a newline.
+    Line,
+    /// One JSON object a line.
+    Json,
+}
+
+/// `npipe mailslot create`
+#[derive(Debug)]
+pub struct MailslotCreatePlan {
+    /// The mailslot.
+    pub name: PipeName,
+    /// CreateMailslot's options, every flag applied.
+    pub options: MailslotOptions,
+    /// Stop after this many messages.
+    pub count: Option<u64>,
+    /// How to print messages.
+    pub format: MessageFormat,
+    /// Whether it receives from the network (for hints).
+    pub network: bool,
+}
+
+/// `npipe mailslot send`
+#[derive(Debug)]
+pub struct MailslotSendPlan {
+    /// The mailslot, local or across the network.
+    pub name: PipeName,
+    /// CreateFile's options for a mailslot.
+    pub options: MailslotWriterOptions,
+    /// The message.
+    pub data: CallData,
+    /// Whether a network key was given (it is not used for local names).
+    pub keyed: bool,
+}
+
 /// Turns the command line into a plan: parses names, applies every flag to
 /// the library's builders, and checks what clap cannot.
 ///
@@ -164,6 +211,12 @@ pub fn plan(cli: Cli) -> Result<Plan, Failure> {
             namespace: namespace.clone(),
             json,
         }),
+        Command::Mailslot(args) => match args.command {
+            MailslotCommand::Create(args) => {
+                CommandPlan::MailslotCreate(mailslot_create(args, root)?)
+            }
+            MailslotCommand::Send(args) => CommandPlan::MailslotSend(mailslot_send(args, root)?),
+        },
         Command::Completions(args) => CommandPlan::Completions(args.shell),
     };
     Ok(Plan {
@@ -227,9 +280,9 @@ fn connect(args: ConnectArgs, root: Option<PathBuf>) -> Result<ConnectPlan, Fail
         options.read_mode(npipe::ReadMode::Message);
     }
     let linger = match args.linger {
-        TimeoutArg::Millis(ms) => Some(Duration::from_millis(ms)),
-        TimeoutArg::Forever => None,
-        TimeoutArg::Default => {
+        Some(TimeoutArg::Millis(ms)) => Some(Duration::from_millis(ms)),
+        Some(TimeoutArg::Forever) | None => None,
+        Some(TimeoutArg::Default) => {
             return Err(Failure::usage(
                 "--linger takes milliseconds or `forever`; a pipe has no default for it",
             ))
@@ -268,6 +321,140 @@ fn wait(args: WaitArgs, root: Option<PathBuf>) -> Result<WaitPlan, Failure> {
     })
 }
 
+fn mailslot_create(
+    args: MailslotCreateArgs,
+    root: Option<PathBuf>,
+) -> Result<MailslotCreatePlan, Failure> {
+    let name = mailslot_name(&args.name, Op::MailslotCreate)?;
+    let mut options = MailslotOptions::new();
+    if let Some(root) = root {
+        options.root(root);
+    }
+    options.max_message_size(args.max_size);
+    let timeout = match args.timeout {
+        None | Some(TimeoutArg::Forever) => MailslotTimeout::Forever,
+        // u32::MAX is MAILSLOT_WAIT_FOREVER: a finite wait stays below it.
+        Some(TimeoutArg::Millis(ms)) if ms < u64::from(u32::MAX) => {
+            MailslotTimeout::from_millis(ms as u32)
+        }
+        Some(TimeoutArg::Millis(_)) => {
+            return Err(Failure::usage(format!(
+                "--timeout takes at most {} milliseconds (about 49 days), or `forever`",
+                u32::MAX - 1
+            )))
+        }
+        Some(TimeoutArg::Default) => {
+            return Err(Failure::usage(
+                "--timeout takes milliseconds or `forever`; a mailslot has no default for it",
+            ))
+        }
+    };
+    options.read_timeout(timeout);
+    for uid in args.allow_uid {
+        options.allow_uid(uid);
+    }
+    for gid in args.allow_gid {
+        options.allow_gid(gid);
+    }
+    options.allow_everyone(args.everyone);
+    options.accept_network(args.network);
+    if let Some(key) = network_key(args.key, args.key_file)? {
+        options.network_key(key);
+    }
+    if let Some(net) = network_options(args.port, args.domain)? {
+        options.network(net);
+    }
+    if args.count == Some(0) {
+        return Err(Failure::usage("--count must be at least 1"));
+    }
+    Ok(MailslotCreatePlan {
+        name,
+        options,
+        count: args.count,
+        format: if args.json {
+            MessageFormat::Json
+        } else {
+            MessageFormat::Line
+        },
+        network: args.network,
+    })
+}
+
+fn mailslot_send(
+    args: MailslotSendArgs,
+    root: Option<PathBuf>,
+) -> Result<MailslotSendPlan, Failure> {
+    let name = mailslot_name(&args.name, Op::MailslotSend)?;
+    let mut options = MailslotWriterOptions::new();
+    if let Some(root) = root {
+        options.root(root);
+    }
+    let key = network_key(args.key, args.key_file)?;
+    let keyed = key.is_some();
+    if let Some(key) = key {
+        options.network_key(key);
+    }
+    if let Some(net) = network_options(args.port, args.domain)? {
+        options.network(net);
+    }
+    let data = if args.message == "-" {
+        CallData::Stdin
+    } else {
+        CallData::Arg(args.message.into_bytes())
+    };
+    Ok(MailslotSendPlan {
+        name,
+        options,
+        data,
+        keyed,
+    })
+}
+
+/// The network key from `--key` or `--key-file` (without one final
+/// newline).
+fn network_key(key: Option<String>, file: Option<PathBuf>) -> Result<Option<Vec<u8>>, Failure> {
+    if let Some(key) = key {
+        return Ok(Some(key.into_bytes()));
+    }
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let mut key = std::fs::read(&file)
+        .map_err(|e| Failure::io(format!("cannot read --key-file {}", file.display()), e))?;
+    if key.last() == Some(&b'\n') {
+        key.pop();
+        if key.last() == Some(&b'\r') {
+            key.pop();
+        }
+    }
+    Ok(Some(key))
+}
+
+/// The environment's network settings with `--port` and `--domain`
+/// applied; `None` when neither is given (the library then reads the
+/// environment itself, when it needs the network).
+fn network_options(
+    port: Option<u16>,
+    domain: Option<String>,
+) -> Result<Option<NetworkOptions>, Failure> {
+    if port.is_none() && domain.is_none() {
+        return Ok(None);
+    }
+    let mut net = NetworkOptions::from_env().map_err(|e| {
+        Failure::with_hint(
+            e.to_string(),
+            "Fix or unset that NPIPE_MAILSLOT_* variable.",
+        )
+    })?;
+    if let Some(port) = port {
+        net.port(port);
+    }
+    if let Some(domain) = domain {
+        net.domain(&domain);
+    }
+    Ok(Some(net))
+}
+
 fn client_options(root: Option<PathBuf>, server_uid: Option<u32>) -> ClientOptions {
     let mut options = ClientOptions::new();
     if let Some(root) = root {
@@ -287,6 +474,25 @@ pub fn pipe_name(arg: &str, op: Op) -> Result<PipeName, Failure> {
         PipeName::parse(arg)
     } else {
         PipeName::local(NameKind::Pipe, arg)
+    };
+    parsed.map_err(|err| Failure::npipe("", err, op, arg, None))
+}
+
+/// A mailslot name as typed: a full name (`\\.\mailslot\inbox`,
+/// `\\*\mailslot\inbox`, ...), or a short one (`inbox`) meaning
+/// `\\.\mailslot\inbox`. A pipe name is refused here, with the mailslot
+/// syntax in the hint.
+pub fn mailslot_name(arg: &str, op: Op) -> Result<PipeName, Failure> {
+    let parsed = if arg.starts_with(r"\\") || arg.starts_with("//") {
+        PipeName::parse(arg).and_then(|name| match name.kind() {
+            NameKind::Mailslot => Ok(name),
+            _ => Err(npipe::Error::BadPathname {
+                name: arg.to_string(),
+                reason: "not a mailslot name".into(),
+            }),
+        })
+    } else {
+        PipeName::local(NameKind::Mailslot, arg)
     };
     parsed.map_err(|err| Failure::npipe("", err, op, arg, None))
 }

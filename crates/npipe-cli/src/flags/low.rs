@@ -2,39 +2,45 @@
 //! each flag's help beside it. Nothing here knows about the library;
 //! `high.rs` turns these structs into npipe builders.
 //!
-//! To add a command (the mailslot commands, later): add a variant to
-//! [`Command`] with its own args struct here, a plan in `high.rs` and a
-//! module in `cmd/`.
+//! To add a command: add a variant to [`Command`] with its own args struct
+//! here, a plan in `high.rs` and a module in `cmd/`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_LONG_HELP: &str = "\
-EXAMPLE:
+EXAMPLES:
     npipe serve demo --echo &
     echo hello | npipe connect demo
 
+    npipe mailslot create inbox &
+    npipe mailslot send inbox 'job 1 done'
+
 EXIT STATUS:
     0   success
-    1   an expected negative answer: `npipe wait` timed out
+    1   an expected negative answer: `npipe wait` timed out, or
+        `npipe mailslot create --timeout` gave up before a message came
+        (before --count messages, with --count)
     2   an error (the message says which, with the Win32 error name)
 
 A closed standard output (`npipe connect X | head -1`) ends the program quietly with 0.";
 
 const ROOT_HELP: &str = "\
-The namespace directory in which pipe names meet. Processes that use the same directory \
-see each other's pipes. Default: $NPIPE_ROOT if set, otherwise /tmp/.npipe.";
+The namespace directory in which pipe and mailslot names meet. Processes that use the same \
+directory see each other's pipes and mailslots. Default: $NPIPE_ROOT if set, otherwise /tmp/.npipe.";
 
-/// Win32 named pipes on Linux: serve, connect to, call, wait for and list them.
+/// Win32 named pipes and mailslots on Linux, from the shell.
 #[derive(Debug, Parser)]
 #[command(
     name = "npipe",
     version,
     about,
-    long_about = "Win32 named pipes on Linux: serve, connect to, call, wait for and list them.\n\n\
+    long_about = "Win32 named pipes and mailslots on Linux, from the shell: serve, connect \
+        to, call, wait for and list pipes; create mailslots, send to them and list them.\n\n\
         A pipe NAME is either a short name such as `build` (meaning \\\\.\\pipe\\build) or a \
-        full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell).",
+        full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell). \
+        Mailslot names work the same way: `inbox` means \\\\.\\mailslot\\inbox.",
     after_long_help = AFTER_LONG_HELP,
     after_help = "Try `npipe help serve` for an example, and --help for the exit codes.",
     max_term_width = 100
@@ -81,10 +87,13 @@ pub enum Command {
     #[command(
         long_about = "Connect to a named pipe (CreateFile) and copy standard input to the \
             pipe and the pipe to standard output.\n\n\
-            Win32 pipes have no half-close: a client cannot tell the server \"no more input\" \
-            and keep reading. So when standard input ends, npipe waits until the server has \
-            read all of it (FlushFileBuffers), prints replies until none has come for --linger \
-            milliseconds, then closes. It ends at once when the server closes the pipe.",
+            When standard input ends, npipe half-closes the pipe: the server reads the end of \
+            its input after the data (ERROR_BROKEN_PIPE, or end of file for `npipe serve \
+            --exec` programs), and npipe keeps printing what the server sends until the \
+            server closes or disconnects the pipe. Win32 pipes have no half-close; it is a \
+            Linux extra of npipe, like shutdown(SHUT_WR) on a socket. --linger ends the \
+            session earlier, for servers that never close. It ends at once when the server \
+            closes the pipe.",
         after_help = "EXAMPLES:\n    \
             echo hi | npipe connect build\n    \
             npipe connect build --wait 5000 < request.bin > reply.bin\n    \
@@ -113,16 +122,33 @@ pub enum Command {
     )]
     Wait(WaitArgs),
 
-    /// List the pipes in the namespace.
+    /// List the pipes and mailslots in the namespace.
     #[command(
         long_about = "List every named pipe with a live instance in the namespace: its \
             name, type, direction, instances (existing / limit), listening instances, owner \
-            and server process ids. Pipes whose servers died are not shown.",
+            and server process ids. Then every mailslot with a live reader: its name, largest \
+            message, owner and reader process id. Pipes whose servers died and mailslots \
+            whose readers died are not shown. The messages waiting in a mailslot are not \
+            shown: only its reader can count them.",
         after_help = "EXAMPLES:\n    \
             npipe list\n    \
-            npipe list --json | jq '.[].name'"
+            npipe list --json | jq -r '.pipes[].name, .mailslots[].name'"
     )]
     List(ListArgs),
+
+    /// Create a mailslot and print its messages, or send it one.
+    #[command(
+        subcommand_required = true,
+        arg_required_else_help = true,
+        long_about = "Mailslots: one-way inboxes of whole messages, with one reader (the \
+            process that created the mailslot) and any number of writers, on this computer \
+            or across the network. `npipe mailslot create` is the reader; `npipe mailslot \
+            send` writes one message.",
+        after_help = "EXAMPLES:\n    \
+            npipe mailslot create inbox --count 1 &\n    \
+            npipe mailslot send inbox hello"
+    )]
+    Mailslot(MailslotArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "EXAMPLES:\n    \
@@ -210,8 +236,10 @@ pub struct ServeArgs {
         long_help = "Give each client its own process, like inetd: what the client sends is the \
             program's stdin and what the program prints goes to the client. When the program \
             exits, npipe waits until the client has read its output, then disconnects the \
-            client. The program's stderr is npipe's. Takes the rest of the command line. In \
-            message mode, keep the program's output line-buffered (`sed -u`, `stdbuf -oL`)."
+            client. When the client half-closes the pipe (`npipe connect` does when its \
+            input ends) or closes it, the program's stdin is closed. The program's stderr is \
+            npipe's. Takes the rest of the command line. For replies before the input ends, \
+            keep the program's output line-buffered (`sed -u`, `stdbuf -oL`)."
     )]
     pub exec: Option<Vec<String>>,
 
@@ -284,17 +312,17 @@ pub struct ConnectArgs {
     )]
     pub wait: Option<TimeoutArg>,
 
-    /// After stdin ends, print replies until none came for MILLISECONDS.
+    /// After stdin ends, stop once the server sent nothing for MILLISECONDS.
     #[arg(
         long,
         value_name = "MILLISECONDS",
-        default_value = "500",
         help_heading = "PIPE OPTIONS",
-        long_help = "After stdin ends and the server has read all of it, keep printing what \
-            the server sends until it closes the pipe or sends nothing for MILLISECONDS; \
-            `forever` waits for the server to close. Default: 500."
+        long_help = "After stdin ends (and the pipe is half-closed), keep printing what the \
+            server sends until it closes the pipe or sends nothing for MILLISECONDS. For \
+            servers that go on after their input ends. Default: `forever`, wait for the \
+            server to close."
     )]
-    pub linger: TimeoutArg,
+    pub linger: Option<TimeoutArg>,
 
     /// Connect only to a server running as this user id.
     #[arg(
@@ -370,15 +398,288 @@ pub struct WaitArgs {
 /// `npipe list`
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print a JSON array for scripts.
+    /// Print JSON for scripts.
     #[arg(
         long,
         help_heading = "OUTPUT OPTIONS",
-        long_help = "Print a JSON array with one object per pipe: name, type, access, \
-            current_instances, listening_instances, max_instances (255: unlimited), \
-            owner_uid, owner (the user name, or null) and server_pids."
+        long_help = "Print a JSON object with two arrays. `pipes`: one object per pipe with \
+            name, type (byte or message), access, current_instances, listening_instances, \
+            max_instances (255: unlimited), owner_uid, owner (the user name, or null) and \
+            server_pids. `mailslots`: one object per mailslot with name, max_message_size \
+            (0: up to 65536), owner_uid, owner and reader_pid."
     )]
     pub json: bool,
+}
+
+/// `npipe mailslot ...`
+#[derive(Debug, Args)]
+pub struct MailslotArgs {
+    /// What to do with the mailslot.
+    #[command(subcommand)]
+    pub command: MailslotCommand,
+}
+
+/// The mailslot subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MailslotCommand {
+    /// Create a mailslot and print each message as it arrives (CreateMailslot).
+    #[command(
+        long_about = "Create a mailslot (CreateMailslot) and print each message as it arrives \
+            (ReadFile), as its bytes followed by a newline, or with --json as one JSON \
+            object a line. Runs until killed, until --count messages came, or until no \
+            message came for --timeout milliseconds. The mailslot is deleted when npipe \
+            ends, even when killed.\n\n\
+            Exits 0 when it stopped after --count messages, or after --timeout with at \
+            least one message printed; 1 when --timeout passed before any message came \
+            (with --count: before that many came); 2 on an error, such as another process \
+            having the name (ERROR_ALREADY_EXISTS).",
+        after_help = "EXAMPLES:\n    \
+            npipe mailslot create inbox\n    \
+            npipe mailslot create inbox --count 3 --timeout 5000 --json\n    \
+            npipe mailslot create alerts --network --key-file ~/.alerts.key --everyone"
+    )]
+    Create(MailslotCreateArgs),
+
+    /// Send one message to a mailslot (CreateFile and WriteFile).
+    #[command(
+        long_about = "Send one message to a mailslot (CreateFile, then WriteFile): on this \
+            computer ('\\\\.\\mailslot\\NAME', or just NAME), to one computer \
+            ('\\\\HOST\\mailslot\\NAME'), to every computer of a domain \
+            ('\\\\DOMAIN\\mailslot\\NAME') or of this computer's domain \
+            ('\\\\*\\mailslot\\NAME'). A local message is delivered whole or refused; a \
+            network message (at most 424 bytes) is a UDP datagram, sent best effort as on \
+            Windows: success means it left, not that a mailslot received it.",
+        after_help = "EXAMPLES:\n    \
+            npipe mailslot send inbox 'job 1 done'\n    \
+            npipe mailslot send inbox - < report.txt\n    \
+            npipe mailslot send '\\\\*\\mailslot\\alerts' 'disk full' --key-file ~/.alerts.key"
+    )]
+    Send(MailslotSendArgs),
+}
+
+const MAILSLOT_NAME_HELP: &str = "\
+The mailslot's name: a short name such as `inbox`, meaning \\\\.\\mailslot\\inbox, or a full \
+name such as '\\\\.\\mailslot\\inbox' (quote the backslashes in a shell).";
+
+const KEY_HELP: &str = "\
+A shared key (HMAC-SHA256) for network datagrams: the mailslot keeps only datagrams signed \
+with it, and the sender signs with it. Anyone who can list processes can read a key given \
+on the command line; prefer --key-file. Local messages are not signed: the kernel vouches \
+for local writers.";
+
+const KEY_FILE_HELP: &str = "\
+Read the network key from FILE: all of its bytes, without one final newline (so \
+`echo secret > FILE` works). See --key.";
+
+const PORT_HELP: &str = "\
+The UDP port of network mailslots. Every computer that exchanges mailslot datagrams uses \
+the same one. Default: $NPIPE_MAILSLOT_PORT, else 41380 (Windows uses 138, which needs \
+root on Linux).";
+
+const DOMAIN_HELP: &str = "\
+This computer's domain: \\\\*\\mailslot\\NAME reaches the mailslots of this domain, and a \
+receiving mailslot accepts \\\\DOMAIN\\mailslot\\NAME. Default: $NPIPE_MAILSLOT_DOMAIN, else \
+WORKGROUP. NPIPE_MAILSLOT_HOST, NPIPE_MAILSLOT_INTERFACE and NPIPE_MAILSLOT_TTL set the \
+rest (see docs/MAILSLOTS.md).";
+
+/// `npipe mailslot create NAME`
+#[derive(Debug, Args)]
+pub struct MailslotCreateArgs {
+    /// The mailslot's name: `NAME` or '\\.\mailslot\NAME'.
+    #[arg(value_name = "NAME", long_help = MAILSLOT_NAME_HELP)]
+    pub name: String,
+
+    /// The largest message accepted, in bytes (0: up to 65536).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        help_heading = "MAILSLOT OPTIONS",
+        long_help = "The largest message writers may send, in bytes (nMaxMessageSize of \
+            CreateMailslot): 0 to 65536, where 0 means any size up to 65536. A writer's \
+            longer message is refused (ERROR_INVALID_PARAMETER); a longer network datagram \
+            is dropped. Default: 0."
+    )]
+    pub max_size: usize,
+
+    /// Wait up to MILLISECONDS for each message, then stop.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        help_heading = "MAILSLOT OPTIONS",
+        long_help = "How long to wait for each message (lReadTimeout of CreateMailslot): \
+            MILLISECONDS, 0 to print only what is there at once, or `forever`. When it \
+            passes, npipe stops: with status 1 if no message came (or fewer than --count), \
+            else 0. Default: forever."
+    )]
+    pub timeout: Option<TimeoutArg>,
+
+    /// Stop after K messages.
+    #[arg(
+        long,
+        value_name = "K",
+        help_heading = "MAILSLOT OPTIONS",
+        long_help = "Exit 0 after printing K messages. Default: print until killed (or until \
+            --timeout passes)."
+    )]
+    pub count: Option<u64>,
+
+    /// Print one JSON object per message, one a line.
+    #[arg(
+        long,
+        help_heading = "OUTPUT OPTIONS",
+        long_help = "Print each message as one JSON object on one line: `time` (when npipe \
+            read it, RFC 3339 in UTC), `size` (bytes), and `text` when the message is UTF-8, \
+            else `base64`. Default: the message's bytes and a newline, which is ambiguous for \
+            messages that hold newlines."
+    )]
+    pub json: bool,
+
+    /// Also receive messages sent across the network.
+    #[arg(
+        long,
+        help_heading = "NETWORK OPTIONS",
+        long_help = "Also receive datagrams sent to this name across the network \
+            (\\\\HOST\\mailslot\\NAME, \\\\DOMAIN\\mailslot\\NAME, \\\\*\\mailslot\\NAME): UDP on \
+            --port, multicast groups of this computer's name and domain. Windows mailslots \
+            always do; npipe asks. Needs a route for multicast (a default route, or \
+            NPIPE_MAILSLOT_INTERFACE set to a local address). Default: local messages only."
+    )]
+    pub network: bool,
+
+    /// Keep only network datagrams signed with KEY.
+    #[arg(
+        long,
+        value_name = "KEY",
+        requires = "network",
+        conflicts_with = "key_file",
+        help_heading = "NETWORK OPTIONS",
+        long_help = KEY_HELP
+    )]
+    pub key: Option<String>,
+
+    /// Read the network key from FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "network",
+        help_heading = "NETWORK OPTIONS",
+        long_help = KEY_FILE_HELP
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// The UDP port for network datagrams (default 41380).
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "network",
+        help_heading = "NETWORK OPTIONS",
+        long_help = PORT_HELP
+    )]
+    pub port: Option<u16>,
+
+    /// This computer's domain (default WORKGROUP).
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        requires = "network",
+        help_heading = "NETWORK OPTIONS",
+        long_help = DOMAIN_HELP
+    )]
+    pub domain: Option<String>,
+
+    /// Also let processes of this user id write (repeatable).
+    #[arg(
+        long,
+        value_name = "UID",
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Also let processes running as UID send to the mailslot; may be given \
+            more than once. The owner and root always may. Enforced by file permissions and \
+            by the reader against each writer's kernel credentials. Network datagrams are \
+            not covered: use --key."
+    )]
+    pub allow_uid: Vec<u32>,
+
+    /// Also let processes of this group id write (repeatable).
+    #[arg(
+        long,
+        value_name = "GID",
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Also let processes whose primary group is GID send to the mailslot; may \
+            be given more than once."
+    )]
+    pub allow_gid: Vec<u32>,
+
+    /// Let every local user write.
+    #[arg(
+        long,
+        help_heading = "ACCESS OPTIONS",
+        long_help = "Let every local user send to the mailslot (a null DACL on Windows). \
+            Default: only the owner and root."
+    )]
+    pub everyone: bool,
+}
+
+/// `npipe mailslot send NAME MESSAGE`
+#[derive(Debug, Args)]
+pub struct MailslotSendArgs {
+    /// The mailslot: `NAME`, '\\.\mailslot\NAME', '\\HOST\mailslot\NAME' or '\\*\mailslot\NAME'.
+    #[arg(
+        value_name = "NAME",
+        long_help = "The mailslot: a short name such as `inbox` or '\\\\.\\mailslot\\inbox' \
+            on this computer; '\\\\HOST\\mailslot\\inbox' on the computer HOST (or the \
+            computer with that IPv4 address); '\\\\DOMAIN\\mailslot\\inbox' on every \
+            computer of DOMAIN; '\\\\*\\mailslot\\inbox' on every computer of this \
+            computer's domain (this one included, if its mailslot has --network)."
+    )]
+    pub name: String,
+
+    /// The message; `-` reads it from stdin.
+    #[arg(
+        value_name = "MESSAGE",
+        allow_hyphen_values = true,
+        long_help = "The message, sent as its bytes, without a newline. `-` sends all of \
+            standard input as one message, as it is (`echo` adds a newline; `printf` does \
+            not)."
+    )]
+    pub message: String,
+
+    /// Sign network datagrams with KEY.
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with = "key_file",
+        help_heading = "NETWORK OPTIONS",
+        long_help = KEY_HELP
+    )]
+    pub key: Option<String>,
+
+    /// Read the network key from FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "NETWORK OPTIONS",
+        long_help = KEY_FILE_HELP
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// The UDP port for network datagrams (default 41380).
+    #[arg(
+        long,
+        value_name = "PORT",
+        help_heading = "NETWORK OPTIONS",
+        long_help = PORT_HELP
+    )]
+    pub port: Option<u16>,
+
+    /// This computer's domain, which `\\*\mailslot\NAME` reaches (default WORKGROUP).
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        help_heading = "NETWORK OPTIONS",
+        long_help = DOMAIN_HELP
+    )]
+    pub domain: Option<String>,
 }
 
 /// `npipe completions SHELL`

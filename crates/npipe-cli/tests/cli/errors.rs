@@ -123,8 +123,20 @@ fn help_documents_exit_codes_and_an_example_for_every_command() {
     let out = root.run(&["--help"], b"");
     out.expect_code(0);
     assert!(out.stdout().contains("EXIT STATUS"), "{}", out.stdout());
-    for command in ["serve", "connect", "call", "wait", "list", "completions"] {
-        let out = root.run(&[command, "--help"], b"");
+    for command in [
+        "serve",
+        "connect",
+        "call",
+        "wait",
+        "list",
+        "mailslot",
+        "mailslot create",
+        "mailslot send",
+        "completions",
+    ] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let out = root.run(&args, b"");
         out.expect_code(0);
         let text = out.stdout();
         let examples = text

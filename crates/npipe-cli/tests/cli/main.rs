@@ -4,7 +4,10 @@
 //! - `serve_connect`: data through `serve` and `connect`, byte and message
 //!   mode, `--echo`, `--exec`, who ends a session.
 //! - `call_wait`: `call` and `wait`, with their exit statuses.
-//! - `list`: `list` and `list --json`, live and killed servers.
+//! - `list`: `list` and `list --json`, live and killed servers and
+//!   mailslot readers.
+//! - `mailslot`: `mailslot create` and `mailslot send`, their output,
+//!   time-outs, errors and exit statuses.
 //! - `errors`: messages, hints and exit statuses of the common mistakes.
 //! - `transfer`: 200 MB through `serve` and `connect`, checked by hash.
 //! - `terminal`: the progress line on a terminal, and not without one.
@@ -12,6 +15,7 @@
 mod call_wait;
 mod errors;
 mod list;
+mod mailslot;
 mod serve_connect;
 mod terminal;
 mod transfer;

@@ -2,7 +2,7 @@
 //! services `--echo` and `--exec`, and who ends a session.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::util::{eventually, Proc, Session, TestRoot};
 
@@ -11,8 +11,7 @@ fn byte_mode_client_data_reaches_server_stdout() {
     let root = TestRoot::new("byte-sink");
     let server = root.serve("sink", &["--count", "1"]);
     let data = b"hello\0world, bytes as they are\n\xff".to_vec();
-    root.run(&["connect", "sink", "--linger", "0"], &data)
-        .expect_code(0);
+    root.run(&["connect", "sink"], &data).expect_code(0);
     let out = server.finish();
     out.expect_code(0);
     assert_eq!(out.stdout, data);
@@ -22,11 +21,8 @@ fn byte_mode_client_data_reaches_server_stdout() {
 fn message_mode_each_line_is_one_message() {
     let root = TestRoot::new("message-sink");
     let server = root.serve("msgs", &["--message", "--count", "1"]);
-    root.run(
-        &["connect", "msgs", "--message", "--linger", "0"],
-        b"one\ntwo\n\nlast",
-    )
-    .expect_code(0);
+    root.run(&["connect", "msgs", "--message"], b"one\ntwo\n\nlast")
+        .expect_code(0);
     let out = server.finish();
     out.expect_code(0);
     // An empty line is an empty message; a last line without a newline is
@@ -56,7 +52,7 @@ fn echo_sends_each_message_back() {
 fn exec_gives_each_client_its_own_process() {
     let root = TestRoot::new("exec-bytes");
     // tr buffers its output when it is not a terminal; stdbuf makes it
-    // write each line at once (a byte pipe has no half-close to flush it).
+    // write each line at once, before the input ends.
     let _server = root.serve(
         "upper",
         &[
@@ -79,6 +75,41 @@ fn exec_gives_each_client_its_own_process() {
     first.expect(b"FIRST CLIENT\n");
     first.close().expect_code(0);
     second.close().expect_code(0);
+}
+
+#[test]
+fn connect_half_closes_at_the_end_of_input_so_exec_sees_it() {
+    let root = TestRoot::new("half-close");
+    // Plain tr: it prints only when its input ends, which happens only if
+    // connect half-closes the pipe and serve closes tr's stdin.
+    let _server = root.serve("upper", &["--exec", "tr", "a-z", "A-Z"]);
+    let out = root.run(&["connect", "upper"], b"hi\n");
+    out.expect_code(0);
+    assert_eq!(out.stdout(), "HI\n");
+    // In message mode too: the last message, then the end.
+    let _server = root.serve("lines", &["--message", "--exec", "sort", "-r"]);
+    let out = root.run(&["connect", "lines", "--message"], b"a\nc\nb\n");
+    out.expect_code(0);
+    assert_eq!(out.stdout(), "c\nb\na\n");
+}
+
+#[test]
+fn linger_ends_the_session_when_the_server_goes_quiet() {
+    let root = TestRoot::new("linger");
+    // A program that ignores the end of its input and goes on for a while.
+    let _server = root.serve(
+        "slow",
+        &["--exec", "sh", "-c", "echo started; sleep 3; echo late"],
+    );
+    let start = Instant::now();
+    let out = root.run(&["connect", "slow", "--linger", "300"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout(), "started\n");
+    assert!(
+        start.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -132,7 +163,7 @@ fn connect_wait_takes_the_instance_once_it_is_free() {
     let root = TestRoot::new("connect-wait");
     let server = root.serve("one", &["--count", "2"]);
     let mut holder = root.hold("one");
-    let mut cmd = root.npipe(&["connect", "one", "--wait", "forever", "--linger", "0"]);
+    let mut cmd = root.npipe(&["connect", "one", "--wait", "forever"]);
     cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut waiter = Proc::spawn(cmd);
     std::io::Write::write_all(&mut waiter.stdin(), b"waited").unwrap();
@@ -151,7 +182,7 @@ fn serve_count_stops_after_k_clients() {
     let server = root.serve("c", &["--count", "3", "--instances", "2"]);
     for i in 0..3 {
         root.run(
-            &["connect", "c", "--wait", "forever", "--linger", "0"],
+            &["connect", "c", "--wait", "forever"],
             format!("{i}").as_bytes(),
         )
         .expect_code(0);

@@ -12,7 +12,7 @@ use crate::util::{run, TestRoot};
 /// A shell command: a client whose input trickles in over 1.5 seconds.
 fn slow_client(root: &TestRoot, name: &str) -> String {
     format!(
-        "(printf abc; sleep 1.5; printf def) | '{}' --root '{}' connect {name} --linger 0 > /dev/null",
+        "(printf abc; sleep 1.5; printf def) | '{}' --root '{}' connect {name} > /dev/null",
         env!("CARGO_BIN_EXE_npipe"),
         root.path().display()
     )

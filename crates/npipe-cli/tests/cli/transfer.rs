@@ -20,7 +20,7 @@ fn two_hundred_megabytes_arrive_intact() {
     let mut server_out = server.take_stdout();
     root.wait_listed("bulk", &server);
 
-    let mut cmd = root.npipe(&["connect", "bulk", "--linger", "0"]);
+    let mut cmd = root.npipe(&["connect", "bulk"]);
     cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut client = Proc::spawn(cmd);
     let mut stdin = client.stdin();

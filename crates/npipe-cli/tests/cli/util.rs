@@ -64,6 +64,50 @@ impl TestRoot {
         proc
     }
 
+    /// Starts `npipe mailslot create NAME ARGS` and waits until the
+    /// mailslot is listed. Its stdout and stderr are collected.
+    pub fn mailslot(&self, name: &str, args: &[&str]) -> Proc {
+        let mut all = vec!["mailslot", "create", name];
+        all.extend_from_slice(args);
+        let mut cmd = self.npipe(&all);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.start_mailslot(name, cmd)
+    }
+
+    /// Starts `cmd`, a `npipe mailslot create` of `name`, and waits until
+    /// the mailslot is listed.
+    pub fn start_mailslot(&self, name: &str, cmd: Command) -> Proc {
+        let mut proc = Proc::spawn(cmd);
+        let deadline = Instant::now() + LIMIT;
+        while self.mailslot_entry(name).is_none() {
+            if let Some(status) = proc.wait_for(Duration::ZERO) {
+                let out = proc.output(status);
+                panic!(
+                    "{name} was never listed: {} exited with {status}\n--- stderr\n{}",
+                    out.what, out.stderr
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} was never listed; reader: {}",
+                proc.describe()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        proc
+    }
+
+    /// The mailslot `name` (short) as the namespace lists it, if it is
+    /// there.
+    pub fn mailslot_entry(&self, name: &str) -> Option<npipe::MailslotEntry> {
+        let full = format!(r"\\.\mailslot\{name}");
+        npipe::Namespace::at(&self.path)
+            .mailslots()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.name == full)
+    }
+
     /// Waits until `name` shows in the namespace with a listening instance.
     pub fn wait_listed(&self, name: &str, server: &Proc) {
         let full = format!(r"\\.\pipe\{name}");
@@ -305,8 +349,8 @@ fn collect(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 }
 
 /// An interactive `npipe connect`: write to its stdin, wait for what it
-/// prints, then end the input. Tests that expect a reply from a slow
-/// server use this instead of relying on `--linger`.
+/// prints, then end the input. For replies that must come before the
+/// input ends.
 pub struct Session {
     proc: Proc,
     stdin: Option<ChildStdin>,

@@ -47,6 +47,7 @@
 //! [Mailslot Names]: https://learn.microsoft.com/en-us/windows/win32/ipc/mailslot-names
 
 mod inbox;
+mod listing;
 mod meta;
 mod network;
 mod options;
@@ -54,6 +55,7 @@ mod reader;
 mod slot_dir;
 mod writer;
 
+pub use listing::MailslotEntry;
 pub use network::{NetworkOptions, DEFAULT_DOMAIN, DEFAULT_GROUP_BASE, DEFAULT_PORT};
 pub use options::{MailslotOptions, MailslotTimeout, MailslotWriterOptions, MAILSLOT_WAIT_FOREVER};
 pub use reader::{Mailslot, MailslotInfo};

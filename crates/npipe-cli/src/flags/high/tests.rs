@@ -221,7 +221,7 @@ fn serve_flags_allow() {
 fn connect_defaults() {
     let p = connect_plan(&["connect", "a"]);
     assert_eq!(p.wait, None);
-    assert_eq!(p.linger, Some(Duration::from_millis(500)));
+    assert_eq!(p.linger, None);
     assert_eq!(p.framing, Framing::Bytes);
     debug_has(&p.options, "read_mode: Byte");
 }
@@ -320,4 +320,184 @@ fn completions_shell() {
 fn clap_definition_is_consistent() {
     use clap::CommandFactory;
     Cli::command().debug_assert();
+}
+
+fn mailslot_create_plan(args: &[&str]) -> MailslotCreatePlan {
+    let mut all = vec!["mailslot", "create"];
+    all.extend_from_slice(args);
+    match plan_of(&all).command {
+        CommandPlan::MailslotCreate(p) => p,
+        other => panic!("not mailslot create: {other:?}"),
+    }
+}
+
+fn mailslot_send_plan(args: &[&str]) -> MailslotSendPlan {
+    let mut all = vec!["mailslot", "send"];
+    all.extend_from_slice(args);
+    match plan_of(&all).command {
+        CommandPlan::MailslotSend(p) => p,
+        other => panic!("not mailslot send: {other:?}"),
+    }
+}
+
+#[test]
+fn mailslot_names_short_and_full() {
+    assert_eq!(
+        mailslot_create_plan(&["inbox"]).name.as_str(),
+        r"\\.\mailslot\inbox"
+    );
+    for name in [
+        r"\\.\MAILSLOT\a\b",
+        r"\\*\mailslot\x",
+        r"\\host\mailslot\x",
+        r"\\10.0.0.1\mailslot\x",
+    ] {
+        assert_eq!(mailslot_send_plan(&[name, "m"]).name.as_str(), name);
+    }
+    for name in [r"\\.\pipe\x", "//./mailslot/x", ""] {
+        let msg = plan_err(&["mailslot", "send", name, "m"]);
+        assert!(msg.contains("ERROR_BAD_PATHNAME"), "{name}: {msg}");
+    }
+}
+
+#[test]
+fn mailslot_create_defaults() {
+    let p = mailslot_create_plan(&["x"]);
+    assert_eq!(p.count, None);
+    assert_eq!(p.format, MessageFormat::Line);
+    assert!(!p.network);
+    debug_has(&p.options, "max_message_size: 0");
+    debug_has(&p.options, "read_timeout: Forever");
+    debug_has(&p.options, "accept_network: false");
+    debug_has(&p.options, "network_key: None");
+    debug_has(&p.options, "everyone: false");
+}
+
+#[test]
+fn mailslot_create_flag_max_size() {
+    debug_has(
+        &mailslot_create_plan(&["x", "--max-size", "424"]).options,
+        "max_message_size: 424",
+    );
+    parse_err(&["mailslot", "create", "x", "--max-size", "-1"]);
+}
+
+#[test]
+fn mailslot_create_flag_timeout() {
+    let timeout = |t: &str| format!("{:?}", mailslot_create_plan(&["x", "--timeout", t]).options);
+    assert!(timeout("250").contains("read_timeout: Millis(250)"));
+    assert!(timeout("0").contains("read_timeout: Immediate"));
+    assert!(timeout("forever").contains("read_timeout: Forever"));
+    assert!(timeout("4294967294").contains("read_timeout: Millis(4294967294)"));
+    for bad in ["default", "4294967295"] {
+        let msg = plan_err(&["mailslot", "create", "x", "--timeout", bad]);
+        assert!(msg.contains("--timeout"), "{bad}: {msg}");
+    }
+    parse_err(&["mailslot", "create", "x", "--timeout", "soon"]);
+}
+
+#[test]
+fn mailslot_create_flag_count() {
+    assert_eq!(mailslot_create_plan(&["x", "--count", "3"]).count, Some(3));
+    assert!(plan_err(&["mailslot", "create", "x", "--count", "0"]).contains("--count"));
+}
+
+#[test]
+fn mailslot_create_flag_json() {
+    assert_eq!(
+        mailslot_create_plan(&["x", "--json"]).format,
+        MessageFormat::Json
+    );
+}
+
+#[test]
+fn mailslot_create_network_flags_need_network() {
+    let p = mailslot_create_plan(&[
+        "x",
+        "--network",
+        "--key",
+        "k",
+        "--port",
+        "5000",
+        "--domain",
+        "research",
+    ]);
+    assert!(p.network);
+    debug_has(&p.options, "accept_network: true");
+    debug_has(&p.options, "network_key: Some(SecretKey(<redacted>))");
+    debug_has(&p.options, "port: 5000");
+    debug_has(&p.options, "domain: \"RESEARCH\"");
+    for flag in [
+        &["--key", "k"][..],
+        &["--key-file", "f"],
+        &["--port", "1"],
+        &["--domain", "d"],
+    ] {
+        let mut args = vec!["mailslot", "create", "x"];
+        args.extend_from_slice(flag);
+        let e = parse_err(&args);
+        assert!(e.to_string().contains("--network"), "{flag:?}: {e}");
+    }
+    parse_err(&[
+        "mailslot",
+        "create",
+        "x",
+        "--network",
+        "--key",
+        "k",
+        "--key-file",
+        "f",
+    ]);
+}
+
+#[test]
+fn mailslot_create_flags_allow() {
+    let p = mailslot_create_plan(&["x", "--allow-uid", "7", "--allow-gid", "8", "--everyone"]);
+    debug_has(&p.options, "uids: [7]");
+    debug_has(&p.options, "gids: [8]");
+    debug_has(&p.options, "everyone: true");
+}
+
+#[test]
+fn mailslot_send_message_and_flags() {
+    let p = mailslot_send_plan(&["x", "hello"]);
+    assert_eq!(p.data, CallData::Arg(b"hello".to_vec()));
+    assert!(!p.keyed);
+    debug_has(&p.options, "network_key: None");
+    assert_eq!(mailslot_send_plan(&["x", "-"]).data, CallData::Stdin);
+    assert_eq!(
+        mailslot_send_plan(&["x", "-n"]).data,
+        CallData::Arg(b"-n".to_vec())
+    );
+    let p = mailslot_send_plan(&[r"\\*\mailslot\x", "m", "--key", "k", "--port", "5000"]);
+    assert!(p.keyed);
+    debug_has(&p.options, "network_key: Some(SecretKey(<redacted>))");
+    debug_has(&p.options, "port: 5000");
+}
+
+#[test]
+fn key_file_loses_one_final_newline_only() {
+    let root = Root::new("key-file");
+    for (text, key) in [
+        (&b"secret\n"[..], &b"secret"[..]),
+        (b"secret\r\n", b"secret"),
+        (b"secret", b"secret"),
+        (b"two\n\n", b"two\n"),
+        (b"\xff\x00", b"\xff\x00"),
+    ] {
+        let file = root.0.join("key");
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(network_key(None, Some(file)).unwrap(), Some(key.to_vec()));
+    }
+    assert_eq!(
+        network_key(Some("k".into()), None).unwrap(),
+        Some(b"k".to_vec())
+    );
+    assert_eq!(network_key(None, None).unwrap(), None);
+    let missing = network_key(None, Some(root.0.join("missing"))).unwrap_err();
+    assert!(
+        missing.message().contains("--key-file"),
+        "{}",
+        missing.message()
+    );
 }

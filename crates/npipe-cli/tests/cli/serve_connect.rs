@@ -120,7 +120,7 @@ fn exec_cat_in_message_mode_maps_lines_to_messages() {
     session.send(b"x\ny y\n");
     session.expect(b"x\ny y\n");
     session.close().expect_code(0);
-    let out = root.run(&["call", "cat", "one message"], b"");
+    let out = root.run(&["call", "cat", "one message", "--timeout", "10000"], b"");
     out.expect_code(0);
     assert_eq!(out.stdout(), "one message\n");
 }

@@ -319,7 +319,12 @@ pub fn peer_with_private_tmp(setup: &str, args: &[&str]) -> Option<Peer> {
     if !matches!(probe, Ok(status) if status.success()) {
         return None;
     }
-    let script = format!("mount -t tmpfs tmpfs /tmp && {setup} && exec \"$PEER\" \"$@\"");
+    // Open the peer binary before /tmp is covered: the checkout (and so the
+    // binary) may itself live under /tmp, as CI's clone can. Executing
+    // /proc/self/fd/3 reaches it through the descriptor.
+    let script = format!(
+        "exec 3<\"$PEER\" && mount -t tmpfs tmpfs /tmp && PEER=/proc/self/fd/3 && {setup} && exec \"$PEER\" \"$@\""
+    );
     let mut command = Command::new("unshare");
     command
         .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])

@@ -13,8 +13,8 @@
 //! other readers take it.
 //!
 //! Message reads consume from the socket exactly the frame they deliver
-//! (peek the 4-byte header, then one scattered read of header and payload
-//! into the caller's buffer), so the kernel's count of unread bytes stays
+//! (receive the 4-byte header, then exactly the payload, straight into the
+//! caller's buffer), so the kernel's count of unread bytes stays
 //! exact and [`Conn::flush`] (FlushFileBuffers) returns only once the
 //! reader's application has read everything. Frames larger than the
 //! caller's buffer or than what the socket holds at once are assembled in a

@@ -391,6 +391,10 @@ impl Conn {
     /// done when this is zero and nothing is left unsent.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub fn unread_by_peer(&self) -> Result<usize> {
+        if !self.wrote.load(Ordering::Relaxed) {
+            // Only the client's hello may be unread: not the application's.
+            return Ok(0);
+        }
         self.data
             .unread_by_peer()
             .map_err(|e| self.io_error(e, true))

@@ -400,3 +400,38 @@ impl WriteAllBlocking for npipe::anonymous::PipeWriter {
         std::io::Write::write_all(&mut self, data).unwrap();
     }
 }
+
+#[test]
+fn read_message_to_end_and_close_write_match_the_blocking_api() {
+    let root = TestRoot::new("io-to-end");
+    run(async {
+        let (server, client) = pair(&root, r"\\.\pipe\io-to-end").await;
+        client.set_read_mode(ReadMode::Message).unwrap();
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let writer = async {
+            client.write_message(&big).await.unwrap();
+            client.write_message(b"tail").await.unwrap();
+            client.close_write().await.unwrap();
+        };
+        let reader = async {
+            let mut got = b"prefix".to_vec();
+            assert_eq!(
+                server.read_message_to_end(&mut got).await.unwrap(),
+                big.len()
+            );
+            assert_eq!(&got[6..], &big[..]);
+            let mut tail = Vec::new();
+            assert_eq!(server.read_message_to_end(&mut tail).await.unwrap(), 4);
+            // The client's writing half is closed: the end of the stream.
+            let end = server.read_message_to_end(&mut tail).await;
+            assert!(matches!(end, Err(Error::BrokenPipe)), "{end:?}");
+            assert_eq!(tail, b"tail");
+        };
+        tokio::join!(writer, reader);
+        // The client still reads after closing its writing half.
+        server.write_message(b"reply").await.unwrap();
+        let mut reply = Vec::new();
+        assert_eq!(client.read_message_to_end(&mut reply).await.unwrap(), 5);
+        assert_eq!(reply, b"reply");
+    });
+}

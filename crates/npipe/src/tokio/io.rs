@@ -89,6 +89,57 @@ macro_rules! impl_async_pipe_io {
                 io.read(buf, mode).await
             }
 
+            /// Reads the next whole message, however long, appending it to
+            /// `buf`, and returns its length: [`read_message`](Self::read_message)
+            /// repeated while it says [`MoreData`](crate::MessageRead::MoreData).
+            /// In byte read mode, appends what one read returns.
+            ///
+            /// # Cancellation
+            /// Cancel safe in the same way as `read_message`: the pieces of
+            /// the message appended before the future was dropped stay in
+            /// `buf` (compare its length), and the next read returns the
+            /// rest of that message.
+            ///
+            /// # Errors
+            /// As [`read_message`](Self::read_message); on an error nothing is
+            /// appended.
+            pub async fn read_message_to_end(&self, buf: &mut Vec<u8>) -> $crate::Result<usize> {
+                let start = buf.len();
+                let mut piece = vec![0u8; 64 * 1024];
+                loop {
+                    match self.read_message(&mut piece).await {
+                        Ok($crate::MessageRead::MoreData(n)) => {
+                            buf.extend_from_slice(&piece[..n]);
+                            // The rest waits whole in the connection.
+                            let left = self.peek(&mut [])?.left_in_message;
+                            if left > piece.len() {
+                                piece.resize(left, 0);
+                            }
+                        }
+                        Ok(read) => {
+                            buf.extend_from_slice(&piece[..read.len()]);
+                            return Ok(buf.len() - start);
+                        }
+                        Err(e) => {
+                            buf.truncate(start);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+
+            /// Ends this end's writing while it keeps reading (a half-close,
+            /// like the blocking [`close_write`](crate::NamedPipeClient::close_write)):
+            /// first sends the rest of a message a write left half sent.
+            ///
+            /// # Cancellation
+            /// Dropping it before it resolves leaves the writing side open.
+            pub async fn close_write(&self) -> $crate::Result<()> {
+                let io = self.io()?;
+                io.push_unsent().await?;
+                io.conn.close_write()
+            }
+
             /// Reads what is there without waiting: the `PIPE_NOWAIT` read.
             /// [`Error::WouldBlock`](crate::Error::WouldBlock) when no whole
             /// message (byte pipe: no byte) is waiting.
@@ -189,7 +240,8 @@ macro_rules! impl_async_pipe_io {
             /// (`FlushFileBuffers`), first sending the rest of a half-sent
             /// message. Waits on the socket's writability edges (each read
             /// by the peer makes one) and the kernel's count of unread bytes
-            /// (`SIOCOUTQ`), not a timer. `AsyncWriteExt::flush` does the same.
+            /// (`SIOCOUTQ`), with a 2 ms re-check after each wake-up for a
+            /// race in the kernel's count. `AsyncWriteExt::flush` does the same.
             ///
             /// # Cancellation
             /// Cancel safe: dropping it loses nothing; it only waits.

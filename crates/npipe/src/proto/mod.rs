@@ -65,6 +65,7 @@ pub mod datagram;
 mod frame;
 mod handshake;
 mod recv;
+pub mod remote;
 mod rules;
 
 #[cfg(test)]

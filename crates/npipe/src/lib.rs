@@ -47,6 +47,7 @@ mod error;
 pub mod mailslot;
 pub mod name;
 mod namespace;
+pub mod net;
 mod pipe;
 #[doc(hidden)]
 pub mod proto;

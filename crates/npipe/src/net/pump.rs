@@ -191,7 +191,54 @@ where
     let mut disconnected = false;
     let mut rbuf = vec![0u8; 64 << 10];
     let mut abuf = vec![0u8; 64 << 10];
+    // Bytes that came with the answer to the open may hold frames.
+    let mut fresh = true;
     let end = loop {
+        if fresh {
+            fresh = false;
+            loop {
+                let event = match link.poll_event() {
+                    Ok(Some(event)) => event,
+                    Ok(None) => break,
+                    Err(e) => {
+                        closing = Some(End::Lost(format!("npiped broke the protocol: {e}")));
+                        break;
+                    }
+                };
+                match event {
+                    Event::Data(bytes) => inbound.push(bytes),
+                    Event::Eof => peer_eof = true,
+                    Event::Close => closing = Some(End::ServerClosed),
+                    Event::Disconnected => closing = Some(End::Disconnected),
+                    Event::Error { code, message } => {
+                        closing = Some(End::Lost(format!(
+                            "npiped ended the connection: {message} ({})",
+                            crate::Win32Code(code)
+                        )))
+                    }
+                    Event::Flushed { id, status } => {
+                        if let Some(reply) = flushes.remove(&id) {
+                            let _ = reply.send(Ok(status));
+                        }
+                    }
+                    Event::Synced(id) => {
+                        // Hand over what arrived before answering, so
+                        // the peek that asked sees it.
+                        let _ = inbound.write_to(&app, &mut link);
+                        if let Some(reply) = syncs.remove(&id) {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                    Event::InfoReply { id, instances } => {
+                        if let Some(reply) = infos.remove(&id) {
+                            let _ = reply.send(Ok(instances));
+                        }
+                    }
+                    // The link refuses server-bound events on a client.
+                    _ => {}
+                }
+            }
+        }
         let mut out = Vec::new();
         if link.poll_transmit(&mut out) {
             outbox.send(out);
@@ -235,48 +282,7 @@ where
                     Err(e) => break End::Lost(format!("the connection to npiped failed: {e}")),
                 };
                 link.handle_input(&rbuf[..n], Instant::now());
-                loop {
-                    let event = match link.poll_event() {
-                        Ok(Some(event)) => event,
-                        Ok(None) => break,
-                        Err(e) => {
-                            closing = Some(End::Lost(format!("npiped broke the protocol: {e}")));
-                            break;
-                        }
-                    };
-                    match event {
-                        Event::Data(bytes) => inbound.push(bytes),
-                        Event::Eof => peer_eof = true,
-                        Event::Close => closing = Some(End::ServerClosed),
-                        Event::Disconnected => closing = Some(End::Disconnected),
-                        Event::Error { code, message } => {
-                            closing = Some(End::Lost(format!(
-                                "npiped ended the connection: {message} ({})",
-                                crate::Win32Code(code)
-                            )))
-                        }
-                        Event::Flushed { id, status } => {
-                            if let Some(reply) = flushes.remove(&id) {
-                                let _ = reply.send(Ok(status));
-                            }
-                        }
-                        Event::Synced(id) => {
-                            // Hand over what arrived before answering, so
-                            // the peek that asked sees it.
-                            let _ = inbound.write_to(&app, &mut link);
-                            if let Some(reply) = syncs.remove(&id) {
-                                let _ = reply.send(Ok(()));
-                            }
-                        }
-                        Event::InfoReply { id, instances } => {
-                            if let Some(reply) = infos.remove(&id) {
-                                let _ = reply.send(Ok(instances));
-                            }
-                        }
-                        // The link refuses server-bound events on a client.
-                        _ => {}
-                    }
-                }
+                fresh = true;
             }
             r = app.readable(), if reading_app && (disconnected || (credit > 0 && !server_closed)) => {
                 if r.is_err() {

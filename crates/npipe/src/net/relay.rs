@@ -256,7 +256,68 @@ impl Relay {
         let mut pipe_write_shut = false;
         let mut rbuf = vec![0u8; 64 << 10];
         let mut pbuf = vec![0u8; 64 << 10];
+        // Bytes that came with the request may already hold frames.
+        let mut fresh = true;
         let end = loop {
+            if fresh {
+                fresh = false;
+                let mut misbehaved = None;
+                loop {
+                    let event = match self.link.poll_event() {
+                        Ok(Some(event)) => event,
+                        Ok(None) => break,
+                        Err(e) => {
+                            misbehaved = Some(e.to_string());
+                            break;
+                        }
+                    };
+                    match event {
+                        Event::Data(bytes) => {
+                            if let Some(check) = &mut self.check {
+                                if let Err(e) = check.feed(&bytes) {
+                                    misbehaved = Some(format!("bad message stream: {e}"));
+                                    break;
+                                }
+                            }
+                            if to_pipe.dead {
+                                // Nobody reads: discard, keep the credit flowing.
+                                self.link.consumed(bytes.len());
+                            }
+                            to_pipe.push(bytes);
+                        }
+                        Event::Eof => client_eof = true,
+                        Event::Close => client_closed = true,
+                        Event::Flush(id) => {
+                            if flushes.len() >= MAX_PENDING_FLUSHES {
+                                misbehaved = Some("too many flushes pending".into());
+                                break;
+                            }
+                            flushes.push_back((id, to_pipe.received));
+                        }
+                        Event::Sync(id) => {
+                            self.pull_from_pipe(&mut pbuf, reading_pipe);
+                            self.link.send(&Frame::Synced(id));
+                        }
+                        Event::Info(id) => {
+                            let instances = self
+                                .raw_dir
+                                .live_instances()
+                                .map(|l| l.len() as u32)
+                                .unwrap_or(0);
+                            self.link.send(&Frame::InfoReply { id, instances });
+                        }
+                        // The link refuses client-bound events here.
+                        _ => {}
+                    }
+                }
+                if let Some(why) = misbehaved {
+                    self.link.send(&Frame::Error {
+                        code: win32::ERROR_INVALID_DATA,
+                        message: why.clone(),
+                    });
+                    break RelayEnd::ClientMisbehaved(why);
+                }
+            }
             // Answer flushes whose bytes the server has read.
             while let Some(&(id, upto)) = flushes.front() {
                 let done = to_pipe.dead
@@ -292,62 +353,7 @@ impl Relay {
                         Err(e) => break RelayEnd::ClientLost(e.to_string()),
                     };
                     self.link.handle_input(&rbuf[..n], Instant::now());
-                    let mut misbehaved = None;
-                    loop {
-                        let event = match self.link.poll_event() {
-                            Ok(Some(event)) => event,
-                            Ok(None) => break,
-                            Err(e) => {
-                                misbehaved = Some(e.to_string());
-                                break;
-                            }
-                        };
-                        match event {
-                            Event::Data(bytes) => {
-                                if let Some(check) = &mut self.check {
-                                    if let Err(e) = check.feed(&bytes) {
-                                        misbehaved = Some(format!("bad message stream: {e}"));
-                                        break;
-                                    }
-                                }
-                                if to_pipe.dead {
-                                    // Nobody reads: discard, keep the credit flowing.
-                                    self.link.consumed(bytes.len());
-                                }
-                                to_pipe.push(bytes);
-                            }
-                            Event::Eof => client_eof = true,
-                            Event::Close => client_closed = true,
-                            Event::Flush(id) => {
-                                if flushes.len() >= MAX_PENDING_FLUSHES {
-                                    misbehaved = Some("too many flushes pending".into());
-                                    break;
-                                }
-                                flushes.push_back((id, to_pipe.received));
-                            }
-                            Event::Sync(id) => {
-                                self.pull_from_pipe(&mut pbuf, reading_pipe);
-                                self.link.send(&Frame::Synced(id));
-                            }
-                            Event::Info(id) => {
-                                let instances = self
-                                    .raw_dir
-                                    .live_instances()
-                                    .map(|l| l.len() as u32)
-                                    .unwrap_or(0);
-                                self.link.send(&Frame::InfoReply { id, instances });
-                            }
-                            // The link refuses client-bound events here.
-                            _ => {}
-                        }
-                    }
-                    if let Some(why) = misbehaved {
-                        self.link.send(&Frame::Error {
-                            code: win32::ERROR_INVALID_DATA,
-                            message: why.clone(),
-                        });
-                        break RelayEnd::ClientMisbehaved(why);
-                    }
+                    fresh = true;
                 }
                 r = self.pipe.readable(), if reading_pipe && credit > 0 => {
                     if r.is_err() {

@@ -124,7 +124,7 @@ pub fn write_config(dir: &Path, root: &Path, certs: &npiped::CertPaths, auth: &A
         Auth::Token(t) => format!("tokens = [{{ name = \"ci\", token = {t:?} }}]\n"),
     };
     let text = format!(
-        "root = {root:?}\n[tls]\ncert = {:?}\nkey = {:?}\n[auth]\n{auth}[limits]\nshutdown_grace_secs = 2\n",
+        "root = {root:?}\n[tls]\ncert = {:?}\nkey = {:?}\n[auth]\n{auth}[limits]\nshutdown_grace_secs = 2\nhandshake_timeout_secs = 2\n",
         certs.server_cert, certs.server_key
     );
     let path = dir.join("npiped.toml");
@@ -285,8 +285,9 @@ impl ChildProc {
         let tx2 = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("CHILD: ") {
-                    let _ = tx2.send(rest.to_owned());
+                // libtest may print "test child::entry ... " first.
+                if let Some(at) = line.find("CHILD: ") {
+                    let _ = tx2.send(line[at + 7..].to_owned());
                 }
             }
         });

@@ -124,7 +124,10 @@ impl ClientOptions {
     ///   asked for does not fit the pipe's direction, or the server is not
     ///   the required user.
     /// - [`Error::InvalidParameter`]: message read mode on a byte-type pipe.
-    /// - [`Error::BadPathname`]: not a pipe name, or a remote one.
+    /// - [`Error::BadPathname`]: not a pipe name, or a remote one
+    ///   (`\\host\pipe\NAME`) in a build without the `remote` feature. With
+    ///   it, a remote name is opened through `npiped` on that host (see
+    ///   [`crate::net`]), with the same errors.
     ///
     /// ```
     /// # let root = npipe::doc_support::TempRoot::new()?;

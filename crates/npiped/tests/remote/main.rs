@@ -10,6 +10,7 @@ mod child;
 mod e2e;
 mod faults;
 mod hostile;
+mod limits;
 mod netns;
 mod security;
 mod support;

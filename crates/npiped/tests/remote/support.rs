@@ -71,6 +71,11 @@ impl World {
     }
 
     pub fn with(name: &str, auth: Auth, extra_args: &[&str]) -> World {
+        World::with_limits(name, auth, "", extra_args)
+    }
+
+    /// As [`World::with`], adding `limits` lines to the `[limits]` table.
+    pub fn with_limits(name: &str, auth: Auth, limits: &str, extra_args: &[&str]) -> World {
         let dir = TestDir::new(name);
         let root = dir.path.join("ns");
         std::fs::create_dir_all(&root).unwrap();
@@ -81,6 +86,9 @@ impl World {
         )
         .unwrap();
         let config = write_config(&dir.path, &root, &certs, &auth);
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str(limits);
+        std::fs::write(&config, text).unwrap();
         let daemon = Daemon::start(&config, "127.0.0.1", &dir.path, extra_args, None);
         World {
             dir,

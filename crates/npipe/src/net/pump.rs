@@ -288,7 +288,10 @@ where
                 if r.is_err() {
                     break End::ClosedHere;
                 }
-                match app.try_read(&mut abuf[..credit]) {
+                // After a disconnect, take whatever is there (and drop it);
+                // an empty buffer would read as the end of the stream.
+                let room = if disconnected { abuf.len() } else { credit };
+                match app.try_read(&mut abuf[..room]) {
                     Ok(0) if disconnected => {
                         reading_app = false;
                         inbound.clear();

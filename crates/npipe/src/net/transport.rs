@@ -110,9 +110,13 @@ impl Transport for RemoteTransport {
 
 impl Drop for RemoteTransport {
     fn drop(&mut self) {
-        // Closing our end tells the pump; wait (a little) for it to send
+        // Ending our end tells the pump; wait (a little) for it to send
         // what is left, as a local pipe's data would stay in the kernel.
-        drop(self.local.take());
+        // Shut down, not just close: the async front end may hold a
+        // duplicate of the descriptor for its reactor a little longer.
+        if let Some(local) = self.local.take() {
+            local.shutdown();
+        }
         self.remote.wait_ended(self.linger);
     }
 }

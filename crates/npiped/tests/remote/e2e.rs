@@ -452,3 +452,40 @@ fn a_large_transfer_arrives_intact() {
         (total >> 20) as f64 / secs
     );
 }
+
+#[test]
+fn the_async_front_end_drives_a_remote_handle() {
+    let w = World::new("async");
+    let server = w
+        .server()
+        .pipe_mode(PipeMode::Message)
+        .create(r"\\.\pipe\async")
+        .unwrap();
+    let mut options = w.client();
+    options.read_mode(ReadMode::Message);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let echo = std::thread::spawn(move || {
+        server.connect().unwrap();
+        let mut msg = Vec::new();
+        server.read_message_to_end(&mut msg).unwrap();
+        server.write_message(&msg).unwrap();
+        server.flush_buffers().unwrap();
+        server
+    });
+    rt.block_on(async {
+        let client =
+            npipe::tokio::NamedPipeClient::open(&options, r"\\localhost\pipe\async").unwrap();
+        client.write_message(b"async hello").await.unwrap();
+        let mut buf = [0u8; 32];
+        let got = tokio::time::timeout(Duration::from_secs(10), client.read_message(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..got.len()], b"async hello");
+    });
+    echo.join().unwrap();
+}

@@ -7,6 +7,7 @@
 //! processes (this test binary run again).
 
 mod child;
+mod cli;
 mod e2e;
 mod faults;
 mod hostile;

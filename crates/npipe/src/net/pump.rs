@@ -311,7 +311,11 @@ where
                     Ok(n) => {
                         link.send_data(&abuf[..n]);
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                        ) => {}
                     Err(_) if disconnected => reading_app = false,
                     Err(_) => {
                         link.send(&Frame::Close);

@@ -377,7 +377,11 @@ impl Relay {
                         Ok(n) => {
                             self.link.send_data(&pbuf[..n]);
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                            ) => {}
                         Err(_) => {
                             // A reset: the server's end is gone.
                             if self.server_disconnected() {

@@ -5,31 +5,31 @@
 //! blocking API works from any thread, inside another runtime or not.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use tokio::runtime::Handle;
 
 use crate::{Error, Result};
 
-static RUNTIME: OnceLock<Handle> = OnceLock::new();
+static RUNTIME: Mutex<Option<Handle>> = Mutex::new(None);
 
-/// The runtime's handle, starting it on first use.
+/// The runtime's handle, starting it on first use. Built under the lock,
+/// so no second runtime is ever made (and dropped, which a caller inside
+/// another runtime could not do).
 pub(crate) fn handle() -> Result<Handle> {
-    if let Some(handle) = RUNTIME.get() {
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(handle) = &*slot {
         return Ok(handle.clone());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let handle = runtime.handle().clone();
-    if RUNTIME.set(handle.clone()).is_err() {
-        // Another thread was quicker; use its runtime.
-        return Ok(RUNTIME.get().expect("set by the other thread").clone());
-    }
     std::thread::Builder::new()
         .name("npipe-remote".into())
         .spawn(move || runtime.block_on(std::future::pending::<()>()))
         .map_err(Error::Io)?;
+    *slot = Some(handle.clone());
     Ok(handle)
 }
 

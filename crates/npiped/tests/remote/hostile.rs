@@ -158,8 +158,16 @@ fn random_and_truncated_frames_are_closed_and_others_still_served() {
     let mut data = Vec::new();
     Frame::Data(vec![0xff, 0xff, 0xff, 0x7f, 1, 2]).encode(&mut data);
     within(Duration::from_secs(30), move || expect_closed(s, &data));
-    let log = w.daemon.log_text();
-    assert!(log.contains("bad message stream"), "{log}");
+    // The log line follows the close (bounded wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !w.daemon.log_text().contains("bad message stream") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            w.daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(msg_server);
 
     // The daemon is alive and serves a good client.

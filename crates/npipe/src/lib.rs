@@ -15,6 +15,8 @@
 //! | `PeekNamedPipe` | [`NamedPipeClient::peek`] |
 //! | `TransactNamedPipe` | [`NamedPipeClient::transact`] |
 //! | `FlushFileBuffers` | [`std::io::Write::flush`] |
+//! | `GetNamedPipeClientComputerName` | [`NamedPipeServer::client_computer_name`], [`NamedPipeServer::remote_client`] |
+//! | `CreateFile` on `\\host\pipe\name` (through `npiped`) | [`ClientOptions::open`] with the `remote` feature, see [`net`] |
 //! | `CreateMailslot` / `GetMailslotInfo` / `SetMailslotInfo` | [`mailslot::MailslotOptions::create`], [`Mailslot::info`], [`Mailslot::set_read_timeout`] |
 //! | `CreateFile` + `WriteFile` on a mailslot name | [`mailslot::MailslotWriter`] |
 //!
@@ -47,6 +49,7 @@ mod error;
 pub mod mailslot;
 pub mod name;
 mod namespace;
+pub mod net;
 mod pipe;
 #[doc(hidden)]
 pub mod proto;

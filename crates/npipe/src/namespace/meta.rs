@@ -46,6 +46,9 @@ pub(crate) struct PipeMeta {
     pub owner_uid: u32,
     pub reject_remote: bool,
     pub allow: AllowList,
+    /// Remote principals allowed in through `npiped`; empty: any
+    /// authenticated one (when `reject_remote` is off).
+    pub remote_principals: Vec<String>,
 }
 
 impl PipeMeta {
@@ -76,6 +79,7 @@ impl PipeMeta {
             .field("owner_uid", self.owner_uid)
             .field("reject_remote", self.reject_remote)
             .allow(&self.allow)
+            .text("remote_principals", &self.remote_principals.join("\n"))
             .finish()
     }
 
@@ -104,6 +108,16 @@ impl PipeMeta {
             owner_uid: fields.value("owner_uid")?,
             reject_remote: fields.value("reject_remote")?,
             allow: fields.allow()?,
+            // Optional: meta files of earlier builds have no such line.
+            remote_principals: fields
+                .text("remote_principals")
+                .map(|list| {
+                    list.split('\n')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -129,6 +143,7 @@ mod tests {
                 uids: vec![1, 2],
                 gids: vec![],
             },
+            remote_principals: vec!["alice".into(), "CN=bob, O=x".into()],
         }
     }
 

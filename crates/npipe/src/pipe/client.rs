@@ -1,7 +1,7 @@
 //! The client end: opening a pipe by name (CreateFile), waiting for a free
 //! instance (WaitNamedPipe), and one-shot calls (CallNamedPipe).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use crate::pipe::{
 use crate::proto::{ClientAccess, Hello};
 use crate::sys::fs;
 use crate::sys::inotify::DirWatch;
-use crate::sys::socket;
+use crate::sys::socket::{self, PeerCred};
 use crate::{Error, Result};
 
 /// The client end of a named pipe, connected to one server instance.
@@ -30,7 +30,29 @@ use crate::{Error, Result};
 pub struct NamedPipeClient {
     pub(crate) endpoint: Endpoint,
     conn: Arc<Conn>,
-    dir: PipeDir,
+    origin: Origin,
+}
+
+/// Where the pipe is.
+#[derive(Debug)]
+enum Origin {
+    /// On this machine: its directory, to count instances.
+    Local(PipeDir),
+    /// Behind `npiped` on another machine.
+    #[cfg(feature = "remote")]
+    Remote(crate::net::RemoteHandle),
+}
+
+/// A connection made to a local instance, before it becomes a client
+/// handle (or, for a relay, is handed over as it is).
+#[derive(Debug)]
+pub(crate) struct RawConnection {
+    pub name: PipeName,
+    pub meta: PipeMeta,
+    pub dir: PipeDir,
+    pub data: OwnedFd,
+    pub ctl: OwnedFd,
+    pub peer: PeerCred,
 }
 
 impl_pipe_io!(NamedPipeClient);
@@ -59,7 +81,25 @@ impl NamedPipeClient {
     }
 
     pub(crate) fn current_instances(&self) -> Result<u32> {
-        Ok(self.dir.live_instances()?.len() as u32)
+        match &self.origin {
+            Origin::Local(dir) => Ok(dir.live_instances()?.len() as u32),
+            #[cfg(feature = "remote")]
+            Origin::Remote(remote) => remote.instances(),
+        }
+    }
+
+    /// A client handle over a connection to `npiped`.
+    #[cfg(feature = "remote")]
+    pub(crate) fn from_remote(
+        endpoint: Endpoint,
+        conn: Conn,
+        remote: crate::net::RemoteHandle,
+    ) -> NamedPipeClient {
+        NamedPipeClient {
+            endpoint,
+            conn: Arc::new(conn),
+            origin: Origin::Remote(remote),
+        }
     }
 }
 
@@ -84,7 +124,10 @@ impl ClientOptions {
     ///   asked for does not fit the pipe's direction, or the server is not
     ///   the required user.
     /// - [`Error::InvalidParameter`]: message read mode on a byte-type pipe.
-    /// - [`Error::BadPathname`]: not a pipe name, or a remote one.
+    /// - [`Error::BadPathname`]: not a pipe name, or a remote one
+    ///   (`\\host\pipe\NAME`) in a build without the `remote` feature. With
+    ///   it, a remote name is opened through `npiped` on that host (see
+    ///   [`crate::net`]), with the same errors.
     ///
     /// ```
     /// # let root = npipe::doc_support::TempRoot::new()?;
@@ -94,7 +137,50 @@ impl ClientOptions {
     /// ```
     #[doc(alias = "CreateFile")]
     pub fn open(&self, name: impl AsRef<str>) -> Result<NamedPipeClient> {
-        let name = parse_local(name.as_ref())?;
+        #[cfg(feature = "remote")]
+        if let Some(name) = remote_name(name.as_ref())? {
+            return crate::net::open(self, &name, crate::proto::remote::WireWait::No);
+        }
+        let raw = self.connect_raw(name.as_ref())?;
+        if let Some(uid) = self.require_server_uid {
+            if raw.peer.uid != uid {
+                return Err(self.denied(
+                    &raw.name,
+                    &format!("the server runs as uid {}, not {uid}", raw.peer.uid),
+                ));
+            }
+        }
+        if raw.meta.in_buffer > 0 {
+            let _ = socket::set_send_buffer(raw.data.as_fd(), raw.meta.in_buffer as usize);
+        }
+        let message = raw.meta.pipe_mode == PipeMode::Message;
+        let conn = Arc::new(Conn::new(
+            Box::new(UnixStreamTransport::new(raw.data)),
+            raw.ctl,
+            message,
+            PipeEnd::Client,
+            raw.peer,
+        ));
+        let endpoint = Endpoint::new(
+            raw.name,
+            PipeEnd::Client,
+            raw.meta,
+            self.read_mode,
+            self.nowait,
+        )
+        .with_access(self.read, self.write);
+        Ok(NamedPipeClient {
+            endpoint,
+            conn,
+            origin: Origin::Local(raw.dir),
+        })
+    }
+
+    /// The rendezvous of [`open`](Self::open): claims a free instance of
+    /// the local pipe `name`, connects and sends the hello (with the remote
+    /// claim a relay sets, see `net::relay`).
+    pub(crate) fn connect_raw(&self, name: &str) -> Result<RawConnection> {
+        let name = parse_local(name)?;
         let (dir, meta) = self.find(&name)?;
         self.check_allowed(&name, &meta)?;
         let live = dir.live_instances()?;
@@ -135,44 +221,36 @@ impl ClientOptions {
                 }
             };
             let (ctl_mine, ctl_theirs) = socket::seqpacket_pair()?;
-            let hello = Hello::new(
+            let mut hello = Hello::new(
                 ClientAccess {
                     read: self.read,
                     write: self.write,
                 },
                 claim.token,
             );
-            if socket::send_with_fd(data.as_fd(), &hello.encode(), ctl_theirs.as_fd()).is_err() {
+            // A relay's claim follows the hello in the same message, so
+            // the server reads both or neither.
+            let block = self
+                .relay_for
+                .as_ref()
+                .map(|c| c.encode())
+                .unwrap_or_default();
+            hello.remote_len = block.len() as u16;
+            let mut bytes = hello.encode().to_vec();
+            bytes.extend_from_slice(&block);
+            if socket::send_with_fd(data.as_fd(), &bytes, ctl_theirs.as_fd()).is_err() {
                 claim.release(&dir, instance.slot)?;
                 continue;
             }
             claim.mark_connected()?;
             let peer = socket::peer_credentials(data.as_fd())?;
-            if let Some(uid) = self.require_server_uid {
-                if peer.uid != uid {
-                    return Err(self.denied(
-                        &name,
-                        &format!("the server runs as uid {}, not {uid}", peer.uid),
-                    ));
-                }
-            }
-            if meta.in_buffer > 0 {
-                let _ = socket::set_send_buffer(data.as_fd(), meta.in_buffer as usize);
-            }
-            let message = meta.pipe_mode == PipeMode::Message;
-            let conn = Arc::new(Conn::new(
-                Box::new(UnixStreamTransport::new(data)),
-                ctl_mine,
-                message,
-                PipeEnd::Client,
-                peer,
-            ));
-            let endpoint = Endpoint::new(name, PipeEnd::Client, meta, self.read_mode, self.nowait)
-                .with_access(self.read, self.write);
-            return Ok(NamedPipeClient {
-                endpoint,
-                conn,
+            return Ok(RawConnection {
+                name,
+                meta,
                 dir,
+                data,
+                ctl: ctl_mine,
+                peer,
             });
         }
         Err(Error::PipeBusy {
@@ -192,6 +270,10 @@ impl ClientOptions {
     /// - [`Error::Timeout`] (`ERROR_SEM_TIMEOUT`): none became free in time.
     #[doc(alias = "WaitNamedPipe")]
     pub fn wait(&self, name: impl AsRef<str>, timeout: impl Into<WaitTimeout>) -> Result<()> {
+        #[cfg(feature = "remote")]
+        if let Some(name) = remote_name(name.as_ref())? {
+            return crate::net::wait(self, &name, timeout.into());
+        }
         let target = self.wait_target(name.as_ref(), timeout.into())?;
         let watch = DirWatch::new(target.dir.as_fd())?;
         loop {
@@ -269,6 +351,11 @@ impl ClientOptions {
     ) -> Result<NamedPipeClient> {
         let name = name.as_ref();
         let timeout = timeout.into();
+        #[cfg(feature = "remote")]
+        if let Some(name) = remote_name(name)? {
+            // One request: npiped waits for a free instance next to the pipe.
+            return crate::net::open(self, &name, crate::net::wire_wait(timeout));
+        }
         let mut deadline = match timeout {
             WaitTimeout::Duration(d) => Some(Instant::now() + d),
             _ => None,
@@ -317,6 +404,22 @@ impl ClientOptions {
             return Err(Error::InvalidParameter {
                 reason: "open for reading, writing or both".into(),
             });
+        }
+        if let Some(claim) = &self.relay_for {
+            // A relay opens for a remote client: the pipe's remote rules
+            // apply, not the relay's own uid (the server checks again).
+            if meta.reject_remote {
+                return Err(self.denied(name, "the pipe rejects remote clients"));
+            }
+            if !meta.remote_principals.is_empty()
+                && !meta.remote_principals.contains(&claim.principal)
+            {
+                return Err(self.denied(
+                    name,
+                    &format!("remote principal {:?} is not allowed", claim.principal),
+                ));
+            }
+            return Ok(());
         }
         if self.read_mode == ReadMode::Message && meta.pipe_mode == PipeMode::Byte {
             return Err(Error::InvalidParameter {
@@ -388,6 +491,13 @@ impl WaitTarget {
     }
 }
 
+/// The parsed name if it is a remote pipe name (`\\host\pipe\NAME`).
+#[cfg(feature = "remote")]
+fn remote_name(name: &str) -> Result<Option<PipeName>> {
+    let parsed = PipeName::parse(name)?;
+    Ok((parsed.kind() == NameKind::Pipe && !parsed.is_local()).then_some(parsed))
+}
+
 fn parse_local(name: &str) -> Result<PipeName> {
     let name = PipeName::parse(name)?;
     if name.kind() != NameKind::Pipe {
@@ -399,7 +509,7 @@ fn parse_local(name: &str) -> Result<PipeName> {
     if !name.is_local() {
         return Err(Error::BadPathname {
             name: name.to_string(),
-            reason: r"remote pipes (\\host\pipe\NAME) are reached through npiped, which this build does not include yet".into(),
+            reason: r"remote pipes (\\host\pipe\NAME) need npipe's `remote` feature".into(),
         });
     }
     Ok(name)

@@ -5,12 +5,12 @@
 //! `endpoint` holds what both ends share; `server` and `client` do the
 //! rendezvous in the namespace.
 
-mod client;
+pub(crate) mod client;
 pub(crate) mod conn;
 pub(crate) mod endpoint;
 mod options;
 mod server;
-mod transport;
+pub(crate) mod transport;
 mod types;
 
 pub use client::NamedPipeClient;

@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub(crate) default_timeout: Duration,
     // lpSecurityAttributes
     pub(crate) allow: AllowList,
+    pub(crate) remote_principals: Vec<String>,
+    pub(crate) relay_uids: Vec<u32>,
     // where the name lives
     pub(crate) namespace: Option<Namespace>,
 }
@@ -69,6 +71,8 @@ impl ServerOptions {
             in_buffer_size: 0,
             default_timeout: DEFAULT_TIMEOUT,
             allow: AllowList::default(),
+            remote_principals: Vec::new(),
+            relay_uids: Vec::new(),
             namespace: None,
         }
     }
@@ -150,7 +154,25 @@ impl ServerOptions {
     }
 
     /// Refuses clients that come through `npiped` from another machine
-    /// (`PIPE_REJECT_REMOTE_CLIENTS`). Default: on.
+    /// (`PIPE_REJECT_REMOTE_CLIENTS`; off is `PIPE_ACCEPT_REMOTE_CLIENTS`).
+    /// Default: on; remote clients must be allowed explicitly. The first
+    /// instance fixes it for all. Turning it off also lets the trusted
+    /// relay users (see [`trust_relay_uid`](Self::trust_relay_uid)) reach
+    /// the pipe's socket.
+    ///
+    /// # Errors
+    /// A remote client's open fails with
+    /// [`Error::AccessDenied`](crate::Error::AccessDenied)
+    /// (`ERROR_ACCESS_DENIED`).
+    ///
+    /// ```
+    /// # let root = npipe::doc_support::TempRoot::new()?;
+    /// let _server = npipe::ServerOptions::new()
+    ///     .root(root.path())
+    ///     .reject_remote_clients(false)
+    ///     .create(r"\\.\pipe\doc-reject-remote")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[doc(alias = "PIPE_REJECT_REMOTE_CLIENTS")]
     #[doc(alias = "PIPE_ACCEPT_REMOTE_CLIENTS")]
     pub fn reject_remote_clients(&mut self, reject: bool) -> &mut Self {
@@ -234,6 +256,41 @@ impl ServerOptions {
         self
     }
 
+    /// Admits the remote principal `name` (as `npiped` authenticated it: a
+    /// client certificate's name or a token's name) when remote clients
+    /// are accepted. Without any call every authenticated remote principal
+    /// may connect; after one, only those listed. The first instance fixes
+    /// the list for all.
+    ///
+    /// # Errors
+    /// Another remote principal's open fails with
+    /// [`Error::AccessDenied`](crate::Error::AccessDenied).
+    ///
+    /// ```
+    /// # let root = npipe::doc_support::TempRoot::new()?;
+    /// let _server = npipe::ServerOptions::new()
+    ///     .root(root.path())
+    ///     .reject_remote_clients(false)
+    ///     .allow_remote_principal("build-bot")
+    ///     .create(r"\\.\pipe\doc-allow-principal")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_remote_principal(&mut self, name: impl Into<String>) -> &mut Self {
+        self.remote_principals.push(name.into());
+        self
+    }
+
+    /// Believes processes running as `uid` when they connect on behalf of
+    /// a remote client (the relay `npiped` runs as). Root always is, and so
+    /// is every uid in the environment variable `NPIPE_RELAY_UIDS`
+    /// (numbers separated by commas) of the server process. A connection
+    /// claiming to be remote from any other process is refused: see
+    /// `docs/REMOTE.md`, "Trusting the relay".
+    pub fn trust_relay_uid(&mut self, uid: u32) -> &mut Self {
+        self.relay_uids.push(uid);
+        self
+    }
+
     /// Lets every local user connect (a null DACL on Windows). Default: off.
     pub fn allow_everyone(&mut self, everyone: bool) -> &mut Self {
         self.allow.everyone = everyone;
@@ -297,6 +354,11 @@ pub struct ClientOptions {
     // SECURITY_SQOS_PRESENT-like check of the server
     pub(crate) require_server_uid: Option<u32>,
     pub(crate) namespace: Option<Namespace>,
+    /// Set by a relay: connect on behalf of this remote client.
+    pub(crate) relay_for: Option<std::sync::Arc<crate::proto::RemoteClaim>>,
+    /// How to reach `npiped` for `\\host\pipe\NAME`.
+    #[cfg(feature = "remote")]
+    pub(crate) remote: Option<crate::net::RemoteOptions>,
 }
 
 impl Default for ClientOptions {
@@ -315,6 +377,9 @@ impl ClientOptions {
             nowait: false,
             require_server_uid: None,
             namespace: None,
+            relay_for: None,
+            #[cfg(feature = "remote")]
+            remote: None,
         }
     }
 
@@ -373,6 +438,17 @@ impl ClientOptions {
     /// Uses this namespace.
     pub fn namespace(&mut self, namespace: Namespace) -> &mut Self {
         self.namespace = Some(namespace);
+        self
+    }
+
+    /// How to reach `npiped` when the name is remote (`\\host\pipe\NAME`):
+    /// port, CA, client certificate, token. Without it, the options come
+    /// from `NPIPE_REMOTE_*` and the remote configuration file
+    /// ([`RemoteOptions::from_env`](crate::net::RemoteOptions::from_env)).
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn remote(&mut self, remote: crate::net::RemoteOptions) -> &mut Self {
+        self.remote = Some(remote);
         self
     }
 

@@ -9,11 +9,12 @@ use crate::name::{NameKind, PipeName};
 use crate::namespace::{
     alive_name, claim_name, claim_token, sock_name, Namespace, PipeDir, PipeMeta, MAX_SLOTS,
 };
+use crate::net::RemoteClient;
 use crate::pipe::conn::{lock, Conn};
 use crate::pipe::endpoint::Endpoint;
 use crate::pipe::transport::UnixStreamTransport;
 use crate::pipe::{Access, Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
-use crate::proto::{Hello, HELLO_LEN};
+use crate::proto::{Hello, RemoteClaim, HELLO_LEN};
 use crate::sys::fs::{self, AclEntry};
 use crate::sys::socket;
 use crate::{Error, Result};
@@ -61,6 +62,9 @@ pub struct NamedPipeServer {
     /// whose hello had not arrived yet. Kept here, not in the caller, so a
     /// caller that gives up waiting loses no client.
     arriving: Mutex<Option<Arriving>>,
+    /// Uids whose processes may connect on behalf of remote clients: root,
+    /// `NPIPE_RELAY_UIDS` and [`ServerOptions::trust_relay_uid`].
+    trusted_relays: Vec<u32>,
 }
 
 /// An accepted connection whose hello is still to come.
@@ -102,7 +106,12 @@ struct Instance {
 #[derive(Debug)]
 enum Phase {
     Listening(Arc<OwnedFd>),
-    Connected { conn: Arc<Conn>, token: u64 },
+    Connected {
+        conn: Arc<Conn>,
+        token: u64,
+        /// Who the client is, when it came through a trusted relay.
+        remote: Option<Arc<RemoteClaim>>,
+    },
     Disconnected,
 }
 
@@ -145,6 +154,16 @@ impl ServerOptions {
             });
         }
         let me = fs::identity();
+        let trusted_relays = crate::net::trusted_relay_uids(&self.relay_uids);
+        let mut allow = self.allow.clone();
+        if !self.reject_remote_clients {
+            // A relay that is not root must reach the socket to serve
+            // remote clients: give it the file permissions a local client
+            // of the allow list has. The server still checks its claims.
+            allow
+                .uids
+                .extend(trusted_relays.iter().copied().filter(|&uid| uid != 0));
+        }
         let meta = PipeMeta {
             name: name.to_string(),
             key: name.key().to_string(),
@@ -156,7 +175,8 @@ impl ServerOptions {
             default_timeout_ms: self.default_timeout.as_millis() as u64,
             owner_uid: me.uid,
             reject_remote: self.reject_remote_clients,
-            allow: self.allow.clone(),
+            allow,
+            remote_principals: self.remote_principals.clone(),
         };
         let instance = Instance::create(self.ns(), &name, meta, self.first_pipe_instance, me.uid)?;
         let listener = instance.listen()?;
@@ -172,6 +192,7 @@ impl ServerOptions {
             instance,
             phase: Mutex::new(Phase::Listening(Arc::new(listener))),
             arriving: Mutex::new(None),
+            trusted_relays,
         })
     }
 }
@@ -226,7 +247,7 @@ impl NamedPipeServer {
     pub fn disconnect(&self) -> Result<()> {
         let mut phase = lock(&self.phase);
         match std::mem::replace(&mut *phase, Phase::Disconnected) {
-            Phase::Connected { conn, token } => {
+            Phase::Connected { conn, token, .. } => {
                 conn.disconnect();
                 self.instance.clear_claim(Some(token))?;
             }
@@ -236,7 +257,7 @@ impl NamedPipeServer {
                 let arrived = lock(&self.arriving).take().map(|a| a.data);
                 let queued = std::iter::from_fn(|| socket::accept(listener.as_fd()).ok());
                 for data in arrived.into_iter().chain(queued) {
-                    if let Some((_, ctl)) = read_hello(&data, HELLO_TIMEOUT) {
+                    if let Some((_, ctl, _)) = read_hello(&data, HELLO_TIMEOUT) {
                         Conn::new(
                             Box::new(UnixStreamTransport::new(data)),
                             ctl,
@@ -283,10 +304,51 @@ impl NamedPipeServer {
     /// The connected client's kernel credentials (`SO_PEERCRED`): the Linux
     /// counterpart of `ImpersonateNamedPipeClient`, which on Windows lets
     /// the server act as the client; here the server learns who it is.
+    ///
+    /// A remote client (see [`remote_client`](Self::remote_client)) has no
+    /// local credentials: this gives pid 0 and uid and gid `u32::MAX`
+    /// (`(uid_t)-1`, no user), never the relay's own, so a server that
+    /// authorizes by uid cannot mistake a remote client for `npiped`'s user.
     #[doc(alias = "ImpersonateNamedPipeClient")]
     #[doc(alias = "GetNamedPipeClientProcessId")]
     pub fn client_credentials(&self) -> Result<Credentials> {
         Ok(to_credentials(self.current()?.peer()))
+    }
+
+    /// Who the connected client is when it came from another machine
+    /// through `npiped`: the principal `npiped` authenticated, the
+    /// computer name the client gave and its address. `None` for a local
+    /// client.
+    ///
+    /// # Errors
+    /// [`Error::PipeListening`] or [`Error::PipeNotConnected`] without a
+    /// client.
+    pub fn remote_client(&self) -> Result<Option<RemoteClient>> {
+        self.current()?;
+        Ok(match &*lock(&self.phase) {
+            Phase::Connected { remote, .. } => remote.as_deref().map(RemoteClient::from_claim),
+            _ => None,
+        })
+    }
+
+    /// The remote client's computer name (`GetNamedPipeClientComputerName`);
+    /// `None` for a local client, where Windows fails with
+    /// `ERROR_PIPE_LOCAL`.
+    ///
+    /// # Errors
+    /// As [`remote_client`](Self::remote_client).
+    #[doc(alias = "GetNamedPipeClientComputerName")]
+    pub fn client_computer_name(&self) -> Result<Option<String>> {
+        Ok(self.remote_client()?.map(|c| c.computer_name))
+    }
+
+    /// The principal `npiped` authenticated for a remote client (a client
+    /// certificate's name, or a token's name); `None` for a local client.
+    ///
+    /// # Errors
+    /// As [`remote_client`](Self::remote_client).
+    pub fn remote_principal(&self) -> Result<Option<String>> {
+        Ok(self.remote_client()?.map(|c| c.principal))
     }
 
     /// The connected client's process id (`GetNamedPipeClientProcessId`).
@@ -388,10 +450,10 @@ impl NamedPipeServer {
                 return Ok(false);
             };
             let wait = until.saturating_duration_since(Instant::now());
-            let Some((hello, ctl)) = read_hello(&data, wait) else {
+            let Some((hello, ctl, claim)) = read_hello(&data, wait) else {
                 continue;
             };
-            if self.admit(listener, data, hello, ctl)? {
+            if self.admit(listener, data, hello, ctl, claim)? {
                 return Ok(true);
             }
         }
@@ -424,10 +486,10 @@ impl NamedPipeServer {
                     until: Some(until),
                 }));
             }
-            let Some((hello, ctl)) = read_hello(&data, Duration::ZERO) else {
+            let Some((hello, ctl, claim)) = read_hello(&data, Duration::ZERO) else {
                 continue;
             };
-            if self.admit(listener, data, hello, ctl)? {
+            if self.admit(listener, data, hello, ctl, claim)? {
                 return Ok(None);
             }
         }
@@ -461,18 +523,32 @@ impl NamedPipeServer {
         data: OwnedFd,
         hello: Hello,
         ctl: OwnedFd,
+        claim: Option<RemoteClaim>,
     ) -> Result<bool> {
         // Only the client holding the current claim may connect; others
         // are leftovers of clients that died mid-connect.
         if claim_token(&self.instance.dir, self.instance.slot)? != Some(hello.token) {
             return Ok(false);
         }
-        let peer = socket::peer_credentials(data.as_fd())?;
+        let mut peer = socket::peer_credentials(data.as_fd())?;
         let meta = &self.instance.meta;
-        let groups = socket::peer_groups(data.as_fd())?;
-        let allowed = meta
-            .allow
-            .permits(meta.owner_uid, peer.uid, peer.gid, &groups);
+        let allowed = match &claim {
+            None => {
+                let groups = socket::peer_groups(data.as_fd())?;
+                meta.allow
+                    .permits(meta.owner_uid, peer.uid, peer.gid, &groups)
+            }
+            // A claim to speak for a remote client counts only from a
+            // trusted relay; any other local process could make it up.
+            Some(claim) => {
+                let trusted = self.trusted_relays.contains(&peer.uid);
+                peer = REMOTE_PEER;
+                trusted
+                    && !meta.reject_remote
+                    && (meta.remote_principals.is_empty()
+                        || meta.remote_principals.contains(&claim.principal))
+            }
+        };
         let access_ok = (!hello.access.read || meta.access.server_writes())
             && (!hello.access.write || meta.access.server_reads());
         if !allowed || !access_ok {
@@ -500,24 +576,42 @@ impl NamedPipeServer {
         *phase = Phase::Connected {
             conn,
             token: hello.token,
+            remote: claim.map(Arc::new),
         };
         self.instance.stop_listening()?;
         Ok(true)
     }
 }
 
-/// Reads a client's hello and its control socket, waiting up to `wait` for
-/// it to start; `None` for anything else (a dead client, a stranger
-/// speaking another protocol).
-fn read_hello(data: &OwnedFd, wait: Duration) -> Option<(Hello, OwnedFd)> {
+/// Reads a client's hello, its control socket and, from a relay, the
+/// remote claim that follows the hello, waiting up to `wait` for it to
+/// start; `None` for anything else (a dead client, a stranger speaking
+/// another protocol).
+fn read_hello(data: &OwnedFd, wait: Duration) -> Option<(Hello, OwnedFd, Option<RemoteClaim>)> {
     if !socket::wait_readable(data.as_fd(), Some(wait)).ok()? {
         return None;
     }
     let mut bytes = [0u8; HELLO_LEN];
     let ctl = socket::recv_exact_with_fd(data.as_fd(), &mut bytes, HELLO_TIMEOUT).ok()??;
     let hello = Hello::decode(&bytes).ok()?;
-    Some((hello, ctl))
+    let claim = match hello.remote_len {
+        0 => None,
+        len => {
+            let mut block = vec![0u8; len as usize];
+            // Sent with the hello in one message; any descriptor is dropped.
+            socket::recv_exact_with_fd(data.as_fd(), &mut block, HELLO_TIMEOUT).ok()?;
+            Some(RemoteClaim::decode(&block).ok()?)
+        }
+    };
+    Some((hello, ctl, claim))
 }
+
+/// The credentials a remote client shows: no process, no user.
+const REMOTE_PEER: socket::PeerCred = socket::PeerCred {
+    pid: 0,
+    uid: u32::MAX,
+    gid: u32::MAX,
+};
 
 fn zero_cred() -> socket::PeerCred {
     socket::PeerCred {

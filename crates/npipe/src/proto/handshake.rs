@@ -15,6 +15,12 @@ pub const PROTOCOL_VERSION: u16 = 1;
 
 const FLAG_READ: u16 = 1 << 0;
 const FLAG_WRITE: u16 = 1 << 1;
+/// The client is a relay (`npiped`) connecting on behalf of a remote
+/// client; a [`RemoteClaim`] of `remote_len` bytes follows the hello.
+const FLAG_REMOTE: u16 = 1 << 2;
+
+/// The largest [`RemoteClaim`] block, in bytes.
+pub const MAX_REMOTE_CLAIM_LEN: usize = 2048;
 
 /// What the client opened the pipe for (`GENERIC_READ` / `GENERIC_WRITE` in
 /// `dwDesiredAccess` of `CreateFile`).
@@ -29,8 +35,15 @@ pub struct ClientAccess {
 /// The client's hello, sent once right after connecting.
 ///
 /// Layout ([`HELLO_LEN`] bytes): magic [`HELLO_MAGIC`], version `u16` LE,
-/// flags `u16` LE (bit 0 read, bit 1 write, others zero), token `u64` LE,
-/// 8 reserved zero bytes.
+/// flags `u16` LE (bit 0 read, bit 1 write, bit 2 remote, others zero),
+/// token `u64` LE, then 8 bytes: with the remote flag, the length of the
+/// [`RemoteClaim`] that follows (`u16` LE, 1 to [`MAX_REMOTE_CLAIM_LEN`])
+/// and 6 zero bytes; without it, 8 zero bytes.
+///
+/// The remote flag was added compatibly in version 1: a hello without it is
+/// byte for byte what earlier builds send, and earlier servers refuse a
+/// hello with it (unknown flag bit), which is right, since they cannot
+/// check who the remote client is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hello {
     /// The protocol version; [`PROTOCOL_VERSION`] for this build.
@@ -40,6 +53,8 @@ pub struct Hello {
     /// An opaque value the client sends and the driver interprets, for
     /// example to pair this connection with its control socket.
     pub token: u64,
+    /// Bytes of the [`RemoteClaim`] that follows; 0: none (a local client).
+    pub remote_len: u16,
 }
 
 impl Hello {
@@ -49,6 +64,7 @@ impl Hello {
             version: PROTOCOL_VERSION,
             access,
             token,
+            remote_len: 0,
         }
     }
 
@@ -61,11 +77,15 @@ impl Hello {
         if self.access.write {
             flags |= FLAG_WRITE;
         }
+        if self.remote_len > 0 {
+            flags |= FLAG_REMOTE;
+        }
         let mut out = [0; HELLO_LEN];
         out[0..4].copy_from_slice(&HELLO_MAGIC);
         out[4..6].copy_from_slice(&self.version.to_le_bytes());
         out[6..8].copy_from_slice(&flags.to_le_bytes());
         out[8..16].copy_from_slice(&self.token.to_le_bytes());
+        out[16..18].copy_from_slice(&self.remote_len.to_le_bytes());
         out
     }
 
@@ -75,7 +95,7 @@ impl Hello {
     /// [`ProtoError::BadHandshake`] for a wrong magic, a version other than
     /// [`PROTOCOL_VERSION`], unknown flag bits or nonzero reserved bytes.
     pub fn decode(bytes: &[u8; HELLO_LEN]) -> Result<Hello, ProtoError> {
-        let [m0, m1, m2, m3, v0, v1, f0, f1, t0, t1, t2, t3, t4, t5, t6, t7, reserved @ ..] =
+        let [m0, m1, m2, m3, v0, v1, f0, f1, t0, t1, t2, t3, t4, t5, t6, t7, r0, r1, reserved @ ..] =
             *bytes;
         if [m0, m1, m2, m3] != HELLO_MAGIC {
             return Err(ProtoError::BadHandshake("not an npipe client (bad magic)"));
@@ -85,11 +105,16 @@ impl Hello {
             return Err(ProtoError::BadHandshake("unsupported protocol version"));
         }
         let flags = u16::from_le_bytes([f0, f1]);
-        if flags & !(FLAG_READ | FLAG_WRITE) != 0 {
+        if flags & !(FLAG_READ | FLAG_WRITE | FLAG_REMOTE) != 0 {
             return Err(ProtoError::BadHandshake("unknown flag bits"));
         }
-        if reserved != [0; 8] {
+        let remote_len = u16::from_le_bytes([r0, r1]);
+        let remote = flags & FLAG_REMOTE != 0;
+        if reserved != [0; 6] || (!remote && remote_len != 0) {
             return Err(ProtoError::BadHandshake("reserved bytes are not zero"));
+        }
+        if remote && !(1..=MAX_REMOTE_CLAIM_LEN).contains(&(remote_len as usize)) {
+            return Err(ProtoError::BadHandshake("bad remote claim length"));
         }
         Ok(Hello {
             version,
@@ -98,7 +123,78 @@ impl Hello {
                 write: flags & FLAG_WRITE != 0,
             },
             token: u64::from_le_bytes([t0, t1, t2, t3, t4, t5, t6, t7]),
+            remote_len,
         })
+    }
+}
+
+/// Who a relay connects for: the block that follows a [`Hello`] with the
+/// remote flag. The server believes it only from a trusted relay (see
+/// `docs/REMOTE.md`, "Trusting the relay").
+///
+/// Layout: format `u8` (1), then three strings, each a `u16` LE byte count
+/// and UTF-8: the authenticated principal, the client's computer name, its
+/// network address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteClaim {
+    /// Who the relay authenticated (a certificate's name, a token's name).
+    pub principal: String,
+    /// The computer name the client gave (GetNamedPipeClientComputerName).
+    pub computer_name: String,
+    /// The client's address as the relay saw it (`ip:port`).
+    pub address: String,
+}
+
+const REMOTE_CLAIM_FORMAT: u8 = 1;
+
+impl RemoteClaim {
+    /// The block's bytes; fields are cut to fit [`MAX_REMOTE_CLAIM_LEN`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![REMOTE_CLAIM_FORMAT];
+        for field in [&self.principal, &self.computer_name, &self.address] {
+            let mut end = field.len().min(600);
+            while !field.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.extend_from_slice(&(end as u16).to_le_bytes());
+            out.extend_from_slice(&field.as_bytes()[..end]);
+        }
+        out
+    }
+
+    /// Parses the block.
+    ///
+    /// # Errors
+    /// [`ProtoError::BadHandshake`] for an unknown format, a field that runs
+    /// past the end, bad UTF-8, a NUL, or extra bytes.
+    pub fn decode(bytes: &[u8]) -> Result<RemoteClaim, ProtoError> {
+        let bad = ProtoError::BadHandshake("malformed remote claim");
+        let (&format, mut rest) = bytes.split_first().ok_or(bad)?;
+        if format != REMOTE_CLAIM_FORMAT {
+            return Err(bad);
+        }
+        let mut field = || -> Result<String, ProtoError> {
+            if rest.len() < 2 {
+                return Err(bad);
+            }
+            let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+            let body = rest.get(2..2 + len).ok_or(bad)?;
+            rest = &rest[2 + len..];
+            let s = std::str::from_utf8(body).map_err(|_| bad)?;
+            if s.contains('\0') {
+                return Err(bad);
+            }
+            Ok(s.to_owned())
+        };
+        let claim = RemoteClaim {
+            principal: field()?,
+            computer_name: field()?,
+            address: field()?,
+        };
+        if !rest.is_empty() {
+            return Err(ProtoError::BadHandshake("malformed remote claim"));
+        }
+        Ok(claim)
     }
 }
 
@@ -182,15 +278,42 @@ mod tests {
         assert_eq!(bad(4, 2), refused("unsupported protocol version"));
         assert_eq!(bad(5, 1), refused("unsupported protocol version"));
         assert_eq!(bad(4, 0), refused("unsupported protocol version"));
-        assert_eq!(bad(6, 4), refused("unknown flag bits"));
+        assert_eq!(bad(6, 8), refused("unknown flag bits"));
+        assert_eq!(bad(6, 5), refused("bad remote claim length"));
         assert_eq!(bad(7, 0x80), refused("unknown flag bits"));
         for at in 16..HELLO_LEN {
             assert_eq!(bad(at, 1), refused("reserved bytes are not zero"));
         }
+        let mut remote = sample();
+        remote.remote_len = 40;
+        let mut b = remote.encode();
+        assert_eq!(Hello::decode(&b), Ok(remote));
+        b[19] = 1;
+        assert_eq!(Hello::decode(&b), refused("reserved bytes are not zero"));
         assert_eq!(
             Hello::decode(&[0; HELLO_LEN]),
             refused("not an npipe client (bad magic)")
         );
+    }
+
+    #[test]
+    fn remote_claims_round_trip_and_refuse_garbage() {
+        let claim = RemoteClaim {
+            principal: "alice".into(),
+            computer_name: "build-01".into(),
+            address: "10.0.0.2:50000".into(),
+        };
+        let bytes = claim.encode();
+        assert_eq!(RemoteClaim::decode(&bytes), Ok(claim));
+        for cut in 0..bytes.len() {
+            assert!(RemoteClaim::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(RemoteClaim::decode(&extra).is_err());
+        let mut format = bytes;
+        format[0] = 2;
+        assert!(RemoteClaim::decode(&format).is_err());
     }
 
     #[test]

@@ -105,8 +105,8 @@ pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`: a connected stream
-/// pair, for tests.
-#[cfg(test)]
+/// pair, for tests and for the remote client's local end.
+#[cfg(any(test, feature = "remote"))]
 pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(net::socketpair(
         AddressFamily::UNIX,
@@ -337,6 +337,28 @@ pub(crate) fn set_send_buffer(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()
 /// (`None` waits forever). Returns false on timeout.
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
     wait_for(fd, PollFlags::IN, timeout)
+}
+
+/// `poll(fd, 0)` for `POLLHUP`: whether the peer closed its end entirely
+/// (a peer that only shut down its writing shows `POLLRDHUP`, not this).
+/// Tells a closed handle from a half-closed one after reading the end of
+/// the stream.
+#[cfg(feature = "remote")]
+pub(crate) fn hung_up(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::empty())];
+    loop {
+        match poll(
+            &mut fds,
+            Some(&Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            }),
+        ) {
+            Ok(_) => return Ok(fds[0].revents().contains(PollFlags::HUP)),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `poll` one descriptor for writing (or hang-up).

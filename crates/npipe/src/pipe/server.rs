@@ -325,10 +325,16 @@ impl NamedPipeServer {
     /// client.
     pub fn remote_client(&self) -> Result<Option<RemoteClient>> {
         self.current()?;
-        Ok(match &*lock(&self.phase) {
+        Ok(self.connected_remote_client())
+    }
+
+    /// The remote client of the connection in place now, if any; accepts
+    /// nothing (for the async front end, which accepts its own way).
+    pub(crate) fn connected_remote_client(&self) -> Option<RemoteClient> {
+        match &*lock(&self.phase) {
             Phase::Connected { remote, .. } => remote.as_deref().map(RemoteClient::from_claim),
             _ => None,
-        })
+        }
     }
 
     /// The remote client's computer name (`GetNamedPipeClientComputerName`);

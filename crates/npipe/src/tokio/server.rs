@@ -170,6 +170,33 @@ impl NamedPipeServer {
         Ok(to_credentials(self.inner.try_current()?.peer()))
     }
 
+    /// Who the connected client is when it came from another machine
+    /// through `npiped` (principal, computer name, address); `None` for a
+    /// local client. As the blocking
+    /// [`remote_client`](crate::NamedPipeServer::remote_client).
+    ///
+    /// # Errors
+    /// [`Error::PipeListening`](crate::Error::PipeListening) or
+    /// [`Error::PipeNotConnected`](crate::Error::PipeNotConnected) without
+    /// a client.
+    pub fn remote_client(&self) -> Result<Option<crate::net::RemoteClient>> {
+        self.inner.try_current()?;
+        Ok(self.inner.connected_remote_client())
+    }
+
+    /// The remote client's computer name (`GetNamedPipeClientComputerName`);
+    /// `None` for a local client.
+    #[doc(alias = "GetNamedPipeClientComputerName")]
+    pub fn client_computer_name(&self) -> Result<Option<String>> {
+        Ok(self.remote_client()?.map(|c| c.computer_name))
+    }
+
+    /// The principal `npiped` authenticated for a remote client; `None` for
+    /// a local client.
+    pub fn remote_principal(&self) -> Result<Option<String>> {
+        Ok(self.remote_client()?.map(|c| c.principal))
+    }
+
     /// The connected client's process id (`GetNamedPipeClientProcessId`).
     #[doc(alias = "GetNamedPipeClientProcessId")]
     pub fn client_process_id(&self) -> Result<u32> {

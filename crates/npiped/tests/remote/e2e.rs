@@ -346,6 +346,33 @@ fn the_server_sees_the_remote_principal_and_computer_name() {
 }
 
 #[test]
+fn an_async_server_sees_the_remote_principal_too() {
+    let w = World::new("principal-async");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server =
+            npipe::tokio::NamedPipeServer::create(&w.server(), r"\\.\pipe\who-async").unwrap();
+        let options = w.client();
+        let client = tokio::task::spawn_blocking(move || {
+            options.open(r"\\localhost\pipe\who-async").unwrap()
+        });
+        tokio::time::timeout(Duration::from_secs(10), server.connect())
+            .await
+            .expect("connect timed out")
+            .unwrap();
+        assert_eq!(server.remote_principal().unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            server.client_computer_name().unwrap().as_deref(),
+            Some("test-client")
+        );
+        drop(client.await.unwrap());
+    });
+}
+
+#[test]
 fn many_concurrent_remote_clients() {
     const CLIENTS: usize = 32;
     let w = World::new("many");

@@ -134,6 +134,26 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The remote computer, or its `npiped`, cannot be reached
+    /// (`ERROR_BAD_NETPATH`).
+    #[error("cannot reach {host} (ERROR_BAD_NETPATH): {reason}")]
+    BadNetpath {
+        /// The computer (and port) tried.
+        host: String,
+        /// What failed.
+        reason: String,
+    },
+    /// `npiped` answered with a Win32 error npipe has no variant for; the
+    /// code survives, and prints by name when npipe knows it.
+    #[error("{name}: {message} ({code})")]
+    Remote {
+        /// The pipe asked for.
+        name: String,
+        /// The code as it came from the network.
+        code: Win32Code,
+        /// npiped's message.
+        message: String,
+    },
     /// Any other operating-system error.
     #[error(transparent)]
     Io(io::Error),
@@ -178,6 +198,8 @@ impl Error {
             Error::BadPipe { .. } => ERROR_BAD_PIPE,
             Error::MessageTooLarge { .. } => ERROR_INVALID_PARAMETER,
             Error::Protocol { .. } => ERROR_INVALID_DATA,
+            Error::BadNetpath { .. } => ERROR_BAD_NETPATH,
+            Error::Remote { code, .. } => code.0,
             Error::Io(e) => io_to_win32(e),
         }
     }
@@ -210,6 +232,8 @@ impl Error {
             Error::BadPipe { .. } => K::Unsupported,
             Error::MessageTooLarge { .. } => K::InvalidInput,
             Error::Protocol { .. } => K::InvalidData,
+            Error::BadNetpath { .. } => K::HostUnreachable,
+            Error::Remote { .. } => K::Other,
             Error::Io(e) => e.kind(),
         }
     }
@@ -407,6 +431,25 @@ mod tests {
                 13,
                 K::InvalidData,
                 "ERROR_INVALID_DATA",
+            ),
+            (
+                Error::BadNetpath {
+                    host: "h:4445".into(),
+                    reason: "refused".into(),
+                },
+                53,
+                K::HostUnreachable,
+                "ERROR_BAD_NETPATH",
+            ),
+            (
+                Error::Remote {
+                    name: name(),
+                    code: Win32Code(71),
+                    message: "busy".into(),
+                },
+                71,
+                K::Other,
+                "ERROR_REQ_NOT_ACCEP",
             ),
         ];
         for (err, code, kind, needle) in rows {

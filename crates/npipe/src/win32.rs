@@ -44,6 +44,8 @@ codes! {
     ERROR_NOT_SUPPORTED = 50;
     /// The network path was not found.
     ERROR_BAD_NETPATH = 53;
+    /// No more connections can be made to this remote computer at this time.
+    ERROR_REQ_NOT_ACCEP = 71;
     /// The parameter is incorrect.
     ERROR_INVALID_PARAMETER = 87;
     /// The pipe has been ended.

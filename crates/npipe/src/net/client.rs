@@ -192,11 +192,9 @@ type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// Connects, does the TLS handshake and the hellos.
 async fn handshake(p: &Prepared, label: &str) -> Result<(Tls, FrameDecoder, ServerHello)> {
-    let unreachable = |e: std::io::Error| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("cannot reach npiped for {label} at {}: {e}", p.address),
-        ))
+    let unreachable = |e: std::io::Error| Error::BadNetpath {
+        host: p.address.to_string(),
+        reason: format!("cannot reach npiped for {label}: {e}"),
     };
     let deadline = Instant::now() + p.connect_timeout;
     let timed_out = || unreachable(std::io::ErrorKind::TimedOut.into());
@@ -312,10 +310,11 @@ pub(crate) fn from_wire(code: u32, message: String, name: &str) -> Error {
         win32::ERROR_NO_DATA => Error::NoData,
         win32::ERROR_BAD_PIPE => Error::BadPipe { reason: message },
         win32::ERROR_INVALID_DATA => Error::Protocol { reason: message },
-        other => Error::Io(std::io::Error::other(format!(
-            "npiped refused {name}: {message} ({})",
-            crate::Win32Code(other)
-        ))),
+        other => Error::Remote {
+            name,
+            code: crate::Win32Code(other),
+            message: format!("npiped refused it: {message}"),
+        },
     }
 }
 

@@ -37,6 +37,7 @@ const OPEN: u8 = 0;
 const PEER_CLOSED: u8 = 1;
 const DISCONNECTED_BY_SERVER: u8 = 2;
 const SHUT_HERE: u8 = 3;
+const DENIED_BY_SERVER: u8 = 4;
 
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -504,21 +505,19 @@ impl Conn {
 
     /// On the client end, [`Error::PipeNotConnected`] once the server has
     /// disconnected this client, even while data it wrote before is still
-    /// queued: `DisconnectNamedPipe` discards unread data.
+    /// queued (`DisconnectNamedPipe` discards unread data), and
+    /// [`Error::AccessDenied`] once the server refused it.
     fn check_not_disconnected(&self) -> Result<()> {
-        if self.end == PipeEnd::Client
-            && self.state.load(Ordering::Acquire) == OPEN
-            && self.server_said_disconnect()
-        {
-            let _ = self.state.compare_exchange(
-                OPEN,
-                DISCONNECTED_BY_SERVER,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+        if self.end == PipeEnd::Client && self.state.load(Ordering::Acquire) == OPEN {
+            if let Some(notice) = self.server_notice() {
+                let _ =
+                    self.state
+                        .compare_exchange(OPEN, notice, Ordering::AcqRel, Ordering::Acquire);
+            }
         }
         match self.state.load(Ordering::Acquire) {
             DISCONNECTED_BY_SERVER => Err(Error::PipeNotConnected),
+            DENIED_BY_SERVER => Err(self.denied()),
             _ => Ok(()),
         }
     }
@@ -527,10 +526,9 @@ impl Conn {
     fn ended(&self, writing: bool) -> Error {
         let mut state = self.state.load(Ordering::Acquire);
         if state == OPEN {
-            let seen = if self.end == PipeEnd::Client && self.server_said_disconnect() {
-                DISCONNECTED_BY_SERVER
-            } else {
-                PEER_CLOSED
+            let seen = match self.end {
+                PipeEnd::Client => self.server_notice().unwrap_or(PEER_CLOSED),
+                _ => PEER_CLOSED,
             };
             // Another thread may have read the server's notice meanwhile:
             // keep what it found.
@@ -541,15 +539,32 @@ impl Conn {
         }
         match state {
             DISCONNECTED_BY_SERVER | SHUT_HERE => Error::PipeNotConnected,
+            DENIED_BY_SERVER => self.denied(),
             _ if writing => Error::NoData,
             _ => Error::BrokenPipe,
         }
     }
 
-    fn server_said_disconnect(&self) -> bool {
+    fn denied(&self) -> Error {
+        Error::AccessDenied {
+            name: format!("the pipe of server process {}", self.peer.pid),
+            reason: "the server refused this client (its credentials, access or remote claim)"
+                .into(),
+        }
+    }
+
+    /// The server's notice on the control socket, if one came: the state
+    /// it puts the connection in.
+    fn server_notice(&self) -> Option<u8> {
         let mut buf = [0u8; 16];
-        matches!(socket::recv(self.ctl.as_fd(), &mut buf, true),
-            Ok(n) if n > 0 && Control::decode(&buf[..n]).is_ok())
+        match socket::recv(self.ctl.as_fd(), &mut buf, true) {
+            Ok(n) if n > 0 => match Control::decode(&buf[..n]) {
+                Ok(Control::Disconnect) => Some(DISCONNECTED_BY_SERVER),
+                Ok(Control::Denied) => Some(DENIED_BY_SERVER),
+                Err(_) => None,
+            },
+            _ => None,
+        }
     }
 
     fn io_error(&self, e: std::io::Error, writing: bool) -> Error {
@@ -738,6 +753,23 @@ mod tests {
         assert!(matches!(
             client.read(&mut buf, ReadMode::Message, false),
             Err(Error::PipeNotConnected)
+        ));
+    }
+
+    #[test]
+    fn a_client_the_server_refused_gets_access_denied() {
+        let (server, client) = pair(false);
+        // What the server's admit() does with a client it refuses.
+        socket::send(server.ctl.as_fd(), &Control::Denied.encode(), true).unwrap();
+        drop(server);
+        let mut buf = [0u8; 4];
+        assert!(matches!(
+            client.read(&mut buf, ReadMode::Byte, false),
+            Err(Error::AccessDenied { .. })
+        ));
+        assert!(matches!(
+            client.write(b"x", false),
+            Err(Error::AccessDenied { .. })
         ));
     }
 

@@ -14,7 +14,7 @@ use crate::pipe::conn::{lock, Conn};
 use crate::pipe::endpoint::Endpoint;
 use crate::pipe::transport::UnixStreamTransport;
 use crate::pipe::{Access, Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
-use crate::proto::{Hello, RemoteClaim, HELLO_LEN};
+use crate::proto::{Control, Hello, RemoteClaim, HELLO_LEN};
 use crate::sys::fs::{self, AclEntry};
 use crate::sys::socket;
 use crate::{Error, Result};
@@ -558,6 +558,9 @@ impl NamedPipeServer {
         let access_ok = (!hello.access.read || meta.access.server_writes())
             && (!hello.access.write || meta.access.server_reads());
         if !allowed || !access_ok {
+            // Say why before dropping it: the client's next operation then
+            // fails with ERROR_ACCESS_DENIED, not a broken pipe.
+            let _ = socket::send(ctl.as_fd(), &Control::Denied.encode(), true);
             self.instance.clear_claim(Some(hello.token))?;
             return Ok(false);
         }

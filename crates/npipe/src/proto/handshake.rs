@@ -199,12 +199,16 @@ impl RemoteClaim {
 }
 
 const CONTROL_DISCONNECT: u8 = 1;
+const CONTROL_DENIED: u8 = 2;
 
 /// A message on the control socket, one per `SOCK_SEQPACKET` datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// The server disconnected this client (`DisconnectNamedPipe`).
     Disconnect,
+    /// The server refused this client after connecting (its credentials,
+    /// its access, or an untrusted remote claim): `ERROR_ACCESS_DENIED`.
+    Denied,
 }
 
 impl Control {
@@ -212,6 +216,7 @@ impl Control {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Control::Disconnect => vec![CONTROL_DISCONNECT],
+            Control::Denied => vec![CONTROL_DENIED],
         }
     }
 
@@ -224,7 +229,10 @@ impl Control {
         match datagram {
             [] => Err(ProtoError::BadControl("empty datagram")),
             [CONTROL_DISCONNECT] => Ok(Control::Disconnect),
-            [CONTROL_DISCONNECT, ..] => Err(ProtoError::BadControl("extra bytes after the code")),
+            [CONTROL_DENIED] => Ok(Control::Denied),
+            [CONTROL_DISCONNECT | CONTROL_DENIED, ..] => {
+                Err(ProtoError::BadControl("extra bytes after the code"))
+            }
             [code, ..] => Err(ProtoError::UnknownControl(*code)),
         }
     }

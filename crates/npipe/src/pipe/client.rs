@@ -509,7 +509,11 @@ fn parse_local(name: &str) -> Result<PipeName> {
     if !name.is_local() {
         return Err(Error::BadPathname {
             name: name.to_string(),
-            reason: r"remote pipes (\\host\pipe\NAME) need npipe's `remote` feature".into(),
+            reason: if cfg!(feature = "remote") {
+                r"this call takes local names only; remote pipes (\\host\pipe\NAME) are reached with the blocking open, wait and call".into()
+            } else {
+                r"remote pipes (\\host\pipe\NAME) need npipe's `remote` feature".into()
+            },
         });
     }
     Ok(name)

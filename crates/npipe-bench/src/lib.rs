@@ -26,8 +26,10 @@
 //! `docs/BENCHMARKS.md` in the repository has the figures of a full run and
 //! what they mean.
 
+mod async_server;
 mod cases;
 mod channel;
+mod clients;
 mod driver;
 mod json;
 mod peer;
@@ -42,6 +44,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub use cases::{all_cases, Case, Group, Impl, Pinning, Workload};
+pub use clients::{CLIENTS, SESSION_ROUND_TRIPS};
 pub use peer::{peer_main, PeerCommand, PEER_SUBCOMMAND};
 pub use report::{Comparison, Machine, Metrics, Outcome, Report, Row};
 
@@ -235,6 +238,14 @@ fn brief(case: &Case, m: &Metrics) -> String {
             g("p999_us")
         ),
         Workload::Connect => format!("{:.0} ops/s", g("ops_per_s")),
+        Workload::Clients1000 => format!(
+            "{} round trips/s, p50 {:.1} us, p99 {:.1} us, {} sessions, server threads {}",
+            report::rate(g("msgs_per_s")),
+            g("p50_us"),
+            g("p99_us"),
+            g("sessions"),
+            g("server_threads")
+        ),
         _ => format!(
             "{} msgs/s, {:.3} GiB/s",
             report::rate(g("msgs_per_s")),

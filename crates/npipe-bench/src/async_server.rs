@@ -191,24 +191,25 @@ struct Served {
     connections: AtomicU64,
     live: AtomicUsize,
     round_trips: AtomicU64,
-    /// The most connections open at once, and the usage at that point.
-    peak: Mutex<(usize, Option<Usage>)>,
+    /// The most connections open at once, and the last usage sample with
+    /// the number open when it was taken.
+    peak: Mutex<(usize, Option<(usize, Usage)>)>,
     stop: Notify,
 }
 
 impl Served {
     /// A connection arrived. The usage is sampled as the number open at
-    /// once grows past each multiple of 64 (and at the instance limit),
-    /// so a few samples cost little and the last one is near the peak.
+    /// once grows past each multiple of 16 (and at the instance limit),
+    /// so a few dozen samples cost little and the last one is near the
+    /// peak.
     fn opened(&self) {
         self.connections.fetch_add(1, Ordering::Relaxed);
         let live = self.live.fetch_add(1, Ordering::Relaxed) + 1;
         let mut peak = self.peak.lock().unwrap_or_else(|p| p.into_inner());
         if live > peak.0 {
-            let sample = peak.1.is_none() || live.is_multiple_of(64) || live == INSTANCES;
             peak.0 = live;
-            if sample {
-                peak.1 = Some(sys::usage());
+            if peak.1.is_none() || live.is_multiple_of(16) || live == INSTANCES {
+                peak.1 = Some((live, sys::usage()));
             }
         }
     }
@@ -220,10 +221,10 @@ impl Served {
     /// The `done` line: counts, and the usage at the peak and now.
     fn report(&self, before: &Usage) -> String {
         let peak = self.peak.lock().unwrap_or_else(|p| p.into_inner());
-        let sampled = peak.1.unwrap_or(*before);
+        let (sampled_live, sampled) = peak.1.unwrap_or((0, *before));
         let now = sys::usage();
         format!(
-            "done msgs={} connections={} peak_live={} {} {}",
+            "done msgs={} connections={} peak_live={} sampled_live={sampled_live} {} {}",
             self.round_trips.load(Ordering::Relaxed),
             self.connections.load(Ordering::Relaxed),
             peak.0,

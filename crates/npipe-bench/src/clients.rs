@@ -198,9 +198,11 @@ pub(crate) fn clients(
         waits[i].as_secs_f64() * 1e6
     };
     let (wait_p50, wait_p99) = (wait_at(0.5), wait_at(0.99));
-    let live = field(&done, "peak_live")?.max(1) as f64;
+    // Per connection: the growth from before the server existed to the
+    // last sample, over the connections open at that sample.
+    let sampled = field(&done, "sampled_live")?.max(1) as f64;
     let per = |key: &str| -> io::Result<f64> {
-        Ok((field(&done, &format!("peak_{key}"))? as f64 - field(&ready, key)? as f64) / live)
+        Ok((field(&done, &format!("peak_{key}"))? as f64 - field(&ready, key)? as f64) / sampled)
     };
     Ok(latency_metrics(round_trips)
         .with("msgs_per_s", count as f64 / elapsed)
@@ -210,7 +212,7 @@ pub(crate) fn clients(
         .with("sessions", sessions as f64)
         .with("connect_wait_p50_us", wait_p50)
         .with("connect_wait_p99_us", wait_p99)
-        .with("peak_connections", live)
+        .with("peak_connections", field(&done, "peak_live")? as f64)
         .with("server_threads", field(&done, "peak_threads")? as f64)
         .with("server_threads_end", field(&done, "end_threads")? as f64)
         .with("driver_threads", driver_threads as f64)

@@ -39,7 +39,6 @@ mod server;
 mod setup;
 mod sys;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -217,7 +216,8 @@ fn context(config: &BenchConfig) -> std::io::Result<setup::Context> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let dir = PathBuf::from("/tmp").join(format!("npipe-bench-{}-{nanos}", std::process::id()));
+    // $TMPDIR, else /tmp: the namespace root of the run, and its sockets.
+    let dir = std::env::temp_dir().join(format!("npipe-bench-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(dir.join("root"))?;
     Ok(setup::Context {
         command,

@@ -325,7 +325,7 @@ impl Report {
                                 let g = |k| m.get(k).unwrap_or(f64::NAN);
                                 let _ = writeln!(
                                     out,
-                                    "  {:<22} {}: {} sessions, connect wait p50 {:.0} us p99 {:.0} us; {} connected at most, {:.1} fds, {:.1} KiB RSS each; threads: server {}, clients {}",
+                                    "  {:<22} {}: {} sessions, connect wait p50 {:.0} us p99 {:.0} us; server: {} connections open at most, {:.1} fds and {:.1} KiB RSS each, {} thread(s); clients: {} threads",
                                     "",
                                     r.case.pinning.name(),
                                     g("sessions"),

@@ -71,7 +71,7 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// The full run behind `docs/BENCHMARKS.md`: 0.5 s per case, three
-    /// times (about four minutes on two cores).
+    /// times (about five and a half minutes on two cores).
     pub fn full() -> BenchConfig {
         BenchConfig {
             quick: false,

@@ -35,12 +35,7 @@ pub(crate) fn measure(
         Workload::RoundTrip => round_trip(ctx, case, peer_cpu, duration),
         Workload::Connect => connect(ctx, case, peer_cpu, duration),
         Workload::Instances255 => busy_instances(ctx, case, peer_cpu, duration),
-        // HOOK(npipe::tokio): 1,000 clients on one async server. The driver
-        // opens 1,000 npipe clients (blocking API, a few threads), each
-        // sending 64-byte messages; the peer runs one tokio server holding
-        // every instance; report msgs_per_s, p99_us, and the peer's threads
-        // (from /proc/self/status) to show there is no thread per client.
-        Workload::Clients1000 => Err(io::Error::other("npipe::tokio has not landed")),
+        Workload::Clients1000 => crate::clients::clients(ctx, case, peer_cpu, duration),
     }
 }
 
@@ -122,7 +117,7 @@ fn connect(ctx: &mut Context, case: &Case, cpu: usize, duration: Duration) -> io
     let root = ctx.npipe_root();
     let name = format!(r"\\.\pipe\bench-{n}");
     let address = match case.implementation {
-        Impl::NpipeMsg => npipe_address(&root, &name),
+        Impl::NpipeMsg | Impl::NpipeTokio => npipe_address(&root, &name),
         _ => sock.to_string_lossy().into_owned(),
     };
     let mut peer = Peer::spawn(&ctx.command, case, cpu, &address, PeerStdio::control())?;
@@ -146,7 +141,9 @@ fn connect(ctx: &mut Context, case: &Case, cpu: usize, duration: Duration) -> io
                 stream.write_all(&msg)?;
                 stream.read_exact(&mut buf)
             }
-            Impl::NpipeMsg => loop {
+            // The same client against npipe-msg's one-instance blocking
+            // server and npipe-tokio's PipeListener.
+            Impl::NpipeMsg | Impl::NpipeTokio => loop {
                 // CallNamedPipe: wait for the instance, open, transact, close.
                 match client.call(&name, &msg, &mut buf, Duration::from_secs(10)) {
                     Ok(got) if got.len() == msg.len() => return Ok(()),
@@ -191,7 +188,7 @@ fn busy_instances(
     let root = ctx.npipe_root();
     let name = format!(r"\\.\pipe\bench-{n}");
     let address = match case.implementation {
-        Impl::NpipeMsg => npipe_address(&root, &name),
+        Impl::NpipeMsg | Impl::NpipeTokio => npipe_address(&root, &name),
         _ => sock.to_string_lossy().into_owned(),
     };
     let mut peer = Peer::spawn(&ctx.command, case, cpu, &address, PeerStdio::control())?;
@@ -214,7 +211,8 @@ fn busy_instances(
                 rounds += 1;
             }
         }
-        Impl::NpipeMsg => {
+        // Blocking clients for the blocking and the async server alike.
+        Impl::NpipeMsg | Impl::NpipeTokio => {
             let mut options = ClientOptions::new();
             options.root(&root);
             let clients = (0..INSTANCES)
@@ -264,13 +262,14 @@ fn busy_instances(
         .with(
             "connected_rss_kib_per_instance",
             per(field(&connected, "rss")?, rss0) / 1024.0,
-        ))
+        )
+        .with("server_threads", field(&connected, "threads")? as f64))
 }
 
-const GIB: f64 = (1u64 << 30) as f64;
+pub(crate) const GIB: f64 = (1u64 << 30) as f64;
 
 /// p50, p99, p99.9 and mean of `samples`, in microseconds.
-fn latency_metrics(mut samples: Vec<Duration>) -> Metrics {
+pub(crate) fn latency_metrics(mut samples: Vec<Duration>) -> Metrics {
     samples.sort_unstable();
     let at = |q: f64| {
         let i = ((samples.len() as f64 * q) as usize).min(samples.len() - 1);

@@ -26,8 +26,10 @@
 //! `docs/BENCHMARKS.md` in the repository has the figures of a full run and
 //! what they mean.
 
+mod async_server;
 mod cases;
 mod channel;
+mod clients;
 mod driver;
 mod json;
 mod peer;
@@ -37,11 +39,11 @@ mod server;
 mod setup;
 mod sys;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub use cases::{all_cases, Case, Group, Impl, Pinning, Workload};
+pub use clients::{CLIENTS, SESSION_ROUND_TRIPS};
 pub use peer::{peer_main, PeerCommand, PEER_SUBCOMMAND};
 pub use report::{Comparison, Machine, Metrics, Outcome, Report, Row};
 
@@ -69,7 +71,7 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// The full run behind `docs/BENCHMARKS.md`: 0.5 s per case, three
-    /// times (about four minutes on two cores).
+    /// times (about five and a half minutes on two cores).
     pub fn full() -> BenchConfig {
         BenchConfig {
             quick: false,
@@ -214,7 +216,8 @@ fn context(config: &BenchConfig) -> std::io::Result<setup::Context> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let dir = PathBuf::from("/tmp").join(format!("npipe-bench-{}-{nanos}", std::process::id()));
+    // $TMPDIR, else /tmp: the namespace root of the run, and its sockets.
+    let dir = std::env::temp_dir().join(format!("npipe-bench-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(dir.join("root"))?;
     Ok(setup::Context {
         command,
@@ -235,6 +238,14 @@ fn brief(case: &Case, m: &Metrics) -> String {
             g("p999_us")
         ),
         Workload::Connect => format!("{:.0} ops/s", g("ops_per_s")),
+        Workload::Clients1000 => format!(
+            "{} round trips/s, p50 {:.1} us, p99 {:.1} us, {} sessions, server threads {}",
+            report::rate(g("msgs_per_s")),
+            g("p50_us"),
+            g("p99_us"),
+            g("sessions"),
+            g("server_threads")
+        ),
         _ => format!(
             "{} msgs/s, {:.3} GiB/s",
             report::rate(g("msgs_per_s")),

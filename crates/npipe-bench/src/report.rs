@@ -305,12 +305,37 @@ impl Report {
                             if let (Some(m), Pinning::CrossCore) = (r.metrics(), pinning) {
                                 let _ = writeln!(
                                     out,
-                                    "  {:<22} listening: {:.1} fds, {:.1} KiB RSS per instance; connected: {:.1} fds, {:.1} KiB RSS",
+                                    "  {:<22} listening: {:.1} fds, {:.1} KiB RSS per instance; connected: {:.1} fds, {:.1} KiB RSS; server threads: {}",
                                     "",
                                     m.get("idle_fds_per_instance").unwrap_or(f64::NAN),
                                     m.get("idle_rss_kib_per_instance").unwrap_or(f64::NAN),
                                     m.get("connected_fds_per_instance").unwrap_or(f64::NAN),
                                     m.get("connected_rss_kib_per_instance").unwrap_or(f64::NAN),
+                                    m.get("server_threads").unwrap_or(f64::NAN),
+                                );
+                            }
+                        }
+                    }
+                    if workload == Workload::Clients1000 {
+                        for r in rows
+                            .iter()
+                            .filter(|r| r.case.implementation == implementation)
+                        {
+                            if let Some(m) = r.metrics() {
+                                let g = |k| m.get(k).unwrap_or(f64::NAN);
+                                let _ = writeln!(
+                                    out,
+                                    "  {:<22} {}: {} sessions, connect wait p50 {:.0} us p99 {:.0} us; server: {} connections open at most, {:.1} fds and {:.1} KiB RSS each, {} thread(s); clients: {} threads",
+                                    "",
+                                    r.case.pinning.name(),
+                                    g("sessions"),
+                                    g("connect_wait_p50_us"),
+                                    g("connect_wait_p99_us"),
+                                    g("peak_connections"),
+                                    g("fds_per_connection"),
+                                    g("rss_kib_per_connection"),
+                                    g("server_threads"),
+                                    g("driver_threads"),
                                 );
                             }
                         }
@@ -325,11 +350,7 @@ impl Report {
             .map(|r| r.case.id())
             .collect();
         if !pending.is_empty() {
-            let _ = writeln!(
-                out,
-                "\npending (npipe::tokio has not landed): {}",
-                pending.join(", ")
-            );
+            let _ = writeln!(out, "\npending: {}", pending.join(", "));
         }
         out.push_str(
             "\nratios are npipe / reference in the same run: above 1 is better for throughput, below 1 for latency\n",
@@ -357,9 +378,8 @@ pub fn human_size(size: usize) -> String {
 fn legend(workload: Workload) -> &'static str {
     match workload {
         Workload::Bulk => "GiB/s (higher is better)",
-        Workload::Messages | Workload::Instances255 | Workload::Clients1000 => {
-            "messages/s (GiB/s); higher is better"
-        }
+        Workload::Messages | Workload::Instances255 => "messages/s (GiB/s); higher is better",
+        Workload::Clients1000 => "round trips/s (p50 us, p99 us; server threads); higher is better",
         Workload::RoundTrip => "p50 us (p99, p99.9); lower is better",
         Workload::Connect => "operations/s (p50 us); higher is better",
     }
@@ -374,9 +394,16 @@ fn cell(row: &Row) -> String {
     let g = |k| m.get(k).unwrap_or(f64::NAN);
     match row.case.workload {
         Workload::Bulk => format!("{:.2}", g("gib_per_s")),
-        Workload::Messages | Workload::Instances255 | Workload::Clients1000 => {
+        Workload::Messages | Workload::Instances255 => {
             format!("{} ({:.3})", rate(g("msgs_per_s")), g("gib_per_s"))
         }
+        Workload::Clients1000 => format!(
+            "{} ({:.0}, {:.0}; {} thr)",
+            rate(g("msgs_per_s")),
+            g("p50_us"),
+            g("p99_us"),
+            g("server_threads")
+        ),
         Workload::RoundTrip => format!(
             "{:.1} ({:.1}, {:.1})",
             g("p50_us"),

@@ -24,6 +24,9 @@ pub(crate) fn serve(
     implementation: Impl,
     address: &str,
 ) -> io::Result<()> {
+    if implementation == Impl::NpipeTokio || workload == Workload::Clients1000 {
+        return crate::async_server::serve(workload, size, implementation, address);
+    }
     match workload {
         Workload::Bulk | Workload::Messages => {
             let mut channel = open_peer(implementation, address, false)?;
@@ -36,8 +39,7 @@ pub(crate) fn serve(
         }
         Workload::Connect => accept_loop(implementation, address, size),
         Workload::Instances255 => busy_instances(implementation, address, size),
-        // HOOK(npipe::tokio): the async server of the 1,000-clients workload.
-        Workload::Clients1000 => Err(io::Error::other("npipe::tokio has not landed")),
+        Workload::Clients1000 => unreachable!("served above"),
     }
 }
 

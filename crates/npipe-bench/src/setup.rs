@@ -144,12 +144,14 @@ pub(crate) fn open_driver(
             };
             (Box::new(channel), peer)
         }
-        Impl::NpipeByte | Impl::NpipeMsg => {
+        // npipe-tokio: the peer's server is async (`async_server.rs`); the
+        // driver is the same blocking client as npipe-msg's.
+        Impl::NpipeByte | Impl::NpipeMsg | Impl::NpipeTokio => {
             let root = ctx.npipe_root();
             let name = format!(r"\\.\pipe\bench-{n}");
             let mut peer = spawn(ctx, &npipe_address(&root, &name), PeerStdio::control())?;
             peer.expect("ready")?;
-            let message = case.implementation == Impl::NpipeMsg;
+            let message = case.implementation != Impl::NpipeByte;
             let mut options = ClientOptions::new();
             options.root(&root);
             if message {
@@ -164,9 +166,6 @@ pub(crate) fn open_driver(
                 peer,
             )
         }
-        // HOOK(npipe::tokio): the driver stays a blocking client; only the
-        // peer's server changes (see `open_peer`).
-        Impl::NpipeTokio => return Err(io::Error::other("npipe::tokio has not landed")),
     })
 }
 
@@ -253,10 +252,10 @@ pub(crate) fn open_peer(
                 message,
             })
         }
-        // HOOK(npipe::tokio): create the server with npipe::tokio in a
-        // current-thread runtime, say "ready", await connect, and wrap it in
-        // a Channel that blocks on the runtime for each send and recv.
-        Impl::NpipeTokio => return Err(io::Error::other("npipe::tokio has not landed")),
+        // Its server is a task, not a channel: see `async_server.rs`.
+        Impl::NpipeTokio => {
+            return Err(io::Error::other("npipe-tokio is served by async_server.rs"))
+        }
     })
 }
 

@@ -40,11 +40,12 @@ pub(crate) fn raise_fd_limit() {
     }
 }
 
-/// Open fds and resident bytes of this process, from `/proc/self`.
+/// Open fds, resident bytes and threads of this process, from `/proc/self`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Usage {
     pub fds: usize,
     pub rss: usize,
+    pub threads: usize,
 }
 
 pub(crate) fn usage() -> Usage {
@@ -55,20 +56,32 @@ pub(crate) fn usage() -> Usage {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
         .unwrap_or(0);
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0);
     Usage {
         fds,
         rss: pages * rustix::param::page_size(),
+        threads,
     }
 }
 
 impl Usage {
-    /// `fds=N rss=N`, as peers report it on their control line.
+    /// `fds=N rss=N threads=N`, as peers report it on their control line.
     pub fn encode(&self) -> String {
         self.encode_as("")
     }
 
     /// The same with `prefix` before each key.
     pub fn encode_as(&self, prefix: &str) -> String {
-        format!("{prefix}fds={} {prefix}rss={}", self.fds, self.rss)
+        format!(
+            "{prefix}fds={} {prefix}rss={} {prefix}threads={}",
+            self.fds, self.rss, self.threads
+        )
     }
 }

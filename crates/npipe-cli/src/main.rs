@@ -1,6 +1,6 @@
 //! `npipe`: the command-line tool of npipe. Serve, connect to, call, wait
 //! for and list Win32-style named pipes on Linux; create, send to and list
-//! mailslots.
+//! mailslots; benchmark npipe (`npipe bench`).
 //!
 //! The binary is thin: `flags::low` mirrors the command line, `flags::high`
 //! turns it into the library's builders, `cmd/` runs one subcommand each,
@@ -22,6 +22,11 @@ use crate::cmd::Outcome;
 use crate::flags::low::Cli;
 
 fn main() -> ExitCode {
+    // `npipe bench` runs each case's second process as this program again,
+    // with a hidden first argument: serve it before parsing anything.
+    if let Some(code) = npipe_bench::run_peer_if_requested() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = flags::high::plan(cli).and_then(|plan| {
         init_logging(plan.verbose);

@@ -2,6 +2,7 @@
 //! Each takes its plan from `flags::high` and returns an [`Outcome`] or a
 //! [`Failure`]; none reads flags or exits.
 
+mod bench;
 mod call;
 mod connect;
 mod list;
@@ -38,6 +39,7 @@ pub fn run(plan: Plan) -> Result<Outcome, Failure> {
         CommandPlan::List(p) => list::run(p),
         CommandPlan::MailslotCreate(p) => mailslot::create(p, ns),
         CommandPlan::MailslotSend(p) => mailslot::send(p, ns),
+        CommandPlan::Bench(p) => bench::run(p),
         CommandPlan::Completions(shell) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "npipe", &mut out);

@@ -2,6 +2,7 @@
 //! builders with every flag applied, in one function, [`plan`]. The
 //! commands in `cmd/` take a plan and never look at flags.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use npipe::{
 
 use crate::failure::{Failure, Op};
 use crate::flags::low::{
-    CallArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand, MailslotCreateArgs,
+    BenchArgs, CallArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand, MailslotCreateArgs,
     MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
 };
 
@@ -45,8 +46,23 @@ pub enum CommandPlan {
     MailslotCreate(MailslotCreatePlan),
     /// `npipe mailslot send`
     MailslotSend(MailslotSendPlan),
+    /// `npipe bench`
+    Bench(BenchPlan),
     /// `npipe completions`
     Completions(clap_complete::Shell),
+}
+
+/// `npipe bench`
+#[derive(Debug)]
+pub struct BenchPlan {
+    /// What to run and how long (the peer is this executable).
+    pub config: npipe_bench::BenchConfig,
+    /// Where the JSON report goes; `-` is stdout.
+    pub json: Option<PathBuf>,
+    /// Where the SVG plot goes.
+    pub plot: Option<PathBuf>,
+    /// Print the case ids instead of running them.
+    pub list: bool,
 }
 
 /// How bytes on the pipe map to the text the user sees.
@@ -217,6 +233,7 @@ pub fn plan(cli: Cli) -> Result<Plan, Failure> {
             }
             MailslotCommand::Send(args) => CommandPlan::MailslotSend(mailslot_send(args, root)?),
         },
+        Command::Bench(args) => CommandPlan::Bench(bench(args)),
         Command::Completions(args) => CommandPlan::Completions(args.shell),
     };
     Ok(Plan {
@@ -311,6 +328,29 @@ fn call(args: CallArgs, root: Option<PathBuf>) -> Result<CallPlan, Failure> {
         timeout: wait_timeout(args.timeout),
         reply_size: args.reply_size,
     })
+}
+
+fn bench(args: BenchArgs) -> BenchPlan {
+    let mut config = if args.quick {
+        npipe_bench::BenchConfig::quick()
+    } else {
+        npipe_bench::BenchConfig::full()
+    };
+    if let Some(ms) = args.duration {
+        config.duration = Duration::from_millis(ms);
+    }
+    if let Some(n) = args.repetitions {
+        config.repetitions = n;
+    }
+    config.filters = args.filter;
+    // A line per case is welcome on a terminal, noise in a log.
+    config.progress = std::io::stderr().is_terminal();
+    BenchPlan {
+        config,
+        json: args.json,
+        plot: args.plot,
+        list: args.list,
+    }
 }
 
 fn wait(args: WaitArgs, root: Option<PathBuf>) -> Result<WaitPlan, Failure> {

@@ -17,6 +17,8 @@ EXAMPLES:
     npipe mailslot create inbox &
     npipe mailslot send inbox 'job 1 done'
 
+    npipe bench --quick
+
 EXIT STATUS:
     0   success
     1   an expected negative answer: `npipe wait` timed out, or
@@ -37,7 +39,8 @@ directory see each other's pipes and mailslots. Default: $NPIPE_ROOT if set, oth
     version,
     about,
     long_about = "Win32 named pipes and mailslots on Linux, from the shell: serve, connect \
-        to, call, wait for and list pipes; create mailslots, send to them and list them.\n\n\
+        to, call, wait for and list pipes; create mailslots, send to them and list them; \
+        benchmark npipe against the kernel (bench).\n\n\
         A pipe NAME is either a short name such as `build` (meaning \\\\.\\pipe\\build) or a \
         full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell). \
         Mailslot names work the same way: `inbox` means \\\\.\\mailslot\\inbox.",
@@ -149,6 +152,26 @@ pub enum Command {
             npipe mailslot send inbox hello"
     )]
     Mailslot(MailslotArgs),
+
+    /// Measure npipe against the kernel and peer crates.
+    #[command(
+        long_about = "Run the benchmarks: every case in two processes (this program and a \
+            copy of it), pinned to one core and to two, and print each npipe figure with its \
+            ratio to the baselines (raw pipes, Unix sockets, length-prefixed frames) and peer \
+            crates (interprocess, ipc-channel) measured in the same run. Ratios above 1 are \
+            better for throughput, below 1 for latency. The full run takes a few minutes; \
+            --quick runs every case once for 20 ms (its figures are rough). The run uses a \
+            private namespace of its own: --root does not apply. Progress lines go to \
+            stderr when it is a terminal.\n\n\
+            Case ids read workload/size/pinning/implementation, for example \
+            rt/64/cross/npipe-msg; --list prints them. Exits 0 when every case ran, 2 when \
+            some failed (the table says FAILED) or an output file could not be written.",
+        after_help = "EXAMPLES:\n    \
+            npipe bench --quick\n    \
+            npipe bench --filter rt/64/ --filter msg/64/ --json bench.json --plot bench.svg\n    \
+            npipe bench --quick --json - | jq '.comparisons[] | select(.ratio < 0.9)'"
+    )]
+    Bench(BenchArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "EXAMPLES:\n    \
@@ -680,6 +703,75 @@ pub struct MailslotSendArgs {
         long_help = DOMAIN_HELP
     )]
     pub domain: Option<String>,
+}
+
+/// `npipe bench`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Run every case once, briefly (about a minute; rough figures).
+    #[arg(
+        long,
+        long_help = "Run every case once for 20 ms instead of three times for 500 ms: what CI \
+            runs so the benchmarks keep working. Its figures are rough; it asserts nothing \
+            about speed."
+    )]
+    pub quick: bool,
+
+    /// Run only the cases whose id contains SUBSTR (repeatable).
+    #[arg(
+        long,
+        value_name = "SUBSTR",
+        long_help = "Run only the cases whose id (workload/size/pinning/implementation, such \
+            as rt/64/cross/npipe-msg) contains SUBSTR; may be given more than once, and a \
+            case runs if any matches. Workloads: bulk, msg, rt, connect, inst255, \
+            clients1000. Default: every case."
+    )]
+    pub filter: Vec<String>,
+
+    /// Write every figure and ratio to FILE as JSON (`-`: stdout).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "OUTPUT OPTIONS",
+        long_help = "Write every figure of every case, and every ratio, to FILE as JSON \
+            (format npipe-bench/1: mode, machine, rows with id, status and metrics, \
+            comparisons with ratio). `-` writes it to stdout, and the table to stderr."
+    )]
+    pub json: Option<PathBuf>,
+
+    /// Write the latency and throughput plot to FILE (SVG).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "OUTPUT OPTIONS",
+        long_help = "Write an SVG plot of round-trip latency and one-way throughput against \
+            payload size, npipe against the baselines and peers, same-core and cross-core."
+    )]
+    pub plot: Option<PathBuf>,
+
+    /// Print the case ids and exit.
+    #[arg(long, help_heading = "OUTPUT OPTIONS")]
+    pub list: bool,
+
+    /// How long each case runs, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        help_heading = "RUN OPTIONS",
+        long_help = "How long each case runs, each time. Default: 500, or 20 with --quick."
+    )]
+    pub duration: Option<u64>,
+
+    /// How many times each case runs; figures are medians.
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "RUN OPTIONS",
+        value_parser = clap::value_parser!(u32).range(1..),
+        long_help = "How many times each case runs (interleaved: every case once, then \
+            again); the figures are the medians. Default: 3, or 1 with --quick."
+    )]
+    pub repetitions: Option<u32>,
 }
 
 /// `npipe completions SHELL`

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `npipe` binary: real processes, each test in its
 //! own namespace root (`--root`).
 //!
+//! - `bench`: `bench --quick` on a small subset, and its JSON.
 //! - `serve_connect`: data through `serve` and `connect`, byte and message
 //!   mode, `--echo`, `--exec`, who ends a session.
 //! - `call_wait`: `call` and `wait`, with their exit statuses.
@@ -12,6 +13,7 @@
 //! - `transfer`: 200 MB through `serve` and `connect`, checked by hash.
 //! - `terminal`: the progress line on a terminal, and not without one.
 
+mod bench;
 mod call_wait;
 mod errors;
 mod list;

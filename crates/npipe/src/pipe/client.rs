@@ -183,18 +183,16 @@ impl ClientOptions {
         let name = parse_local(name)?;
         let (dir, meta) = self.find(&name)?;
         self.check_allowed(&name, &meta)?;
-        let live = dir.live_instances()?;
-        if live.is_empty() {
+        let claimable = dir.claimable()?;
+        if !claimable.any_alive {
             return Err(Error::FileNotFound {
                 name: name.to_string(),
             });
         }
         let me = fs::identity();
-        for instance in live.iter().filter(|i| i.listening) {
-            match instance.claim {
-                ClaimState::Free => {}
-                ClaimState::Stale => dir.remove_stale_claim(instance.slot)?,
-                ClaimState::InProgress | ClaimState::Connected => continue,
+        for instance in &claimable.free {
+            if instance.claim == ClaimState::Stale {
+                dir.remove_stale_claim(instance.slot)?;
             }
             let claim = match Claim::try_take(&dir, instance.slot, me.pid) {
                 Ok(Some(claim)) => claim,
@@ -465,15 +463,13 @@ impl WaitTarget {
     /// # Errors
     /// [`Error::FileNotFound`] when no instance exists any more.
     pub fn instance_free(&self) -> Result<bool> {
-        let live = self.dir.live_instances()?;
-        if live.is_empty() {
+        let claimable = self.dir.claimable()?;
+        if !claimable.any_alive {
             return Err(Error::FileNotFound {
                 name: self.name.to_string(),
             });
         }
-        Ok(live
-            .iter()
-            .any(|i| i.listening && matches!(i.claim, ClaimState::Free | ClaimState::Stale)))
+        Ok(!claimable.free.is_empty())
     }
 
     /// The time left (`None`: no limit).

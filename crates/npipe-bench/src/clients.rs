@@ -29,8 +29,10 @@ pub const CLIENTS: usize = 1000;
 /// Round trips per connection.
 pub const SESSION_ROUND_TRIPS: usize = 32;
 
-/// How long one client may wait for an instance before the case fails.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one client may wait for an instance before the case fails:
+/// as long as the peer may live (its watchdog ends a case that hangs), so
+/// a slow debug build on a loaded machine waits rather than fails.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one client saw.
 #[derive(Default)]

@@ -9,17 +9,19 @@ use crate::failure::{stdout_error, Failure};
 use crate::flags::high::CertPlan;
 
 pub fn run(plan: CertPlan) -> Result<Outcome, Failure> {
-    let paths = npiped::generate_test_certificates(&plan.out, &plan.hosts, &plan.client)
-        .map_err(|e| match e {
-            npiped::CertError::BadName { .. } => Failure::with_hint(
-                e.to_string(),
-                "--host takes a DNS name or an IP address (the HOST of \\\\HOST\\pipe\\NAME), \
+    let paths =
+        npiped::generate_test_certificates(&plan.out, &plan.hosts, &plan.client).map_err(|e| {
+            match e {
+                npiped::CertError::BadName { .. } => Failure::with_hint(
+                    e.to_string(),
+                    "--host takes a DNS name or an IP address (the HOST of \\\\HOST\\pipe\\NAME), \
                  --client a name such as `alice`.",
-            ),
-            other => Failure::with_hint(
-                other.to_string(),
-                "--out must be a directory npipe can create and write.",
-            ),
+                ),
+                other => Failure::with_hint(
+                    other.to_string(),
+                    "--out must be a directory npipe can create and write.",
+                ),
+            }
         })?;
     let text = report(&plan, &paths);
     std::io::stdout()
@@ -66,8 +68,7 @@ On the client, with ca.pem, client.pem and client.key copied over:
 /// `s` as one shell word: as it is when that is safe, else single-quoted.
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c))
     {
         s.to_string()

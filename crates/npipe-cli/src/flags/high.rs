@@ -14,8 +14,8 @@ use npipe::{
 
 use crate::failure::{Failure, Op};
 use crate::flags::low::{
-    BenchArgs, CallArgs, CertArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand, MailslotCreateArgs,
-    MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
+    BenchArgs, CallArgs, CertArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand,
+    MailslotCreateArgs, MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
 };
 
 /// Everything one run of `npipe` needs.

@@ -53,7 +53,7 @@ and serve a pipe in npiped's namespace (its --root, else NPIPE_ROOT), open to re
 On the client, with ca.pem, client.pem and client.key copied over:
   export NPIPE_REMOTE_CA={ca}
   export NPIPE_REMOTE_CERT={cert} NPIPE_REMOTE_KEY={key}
-  export NPIPE_REMOTE_PORT=4445   # npiped's port, if not 4445
+  export NPIPE_REMOTE_PORT=4445   # only if npiped listens on another port: that one
   echo hi | npipe connect '\\\\{host}\\pipe\\jobs'
 ",
         ca = q(&p.ca_cert),

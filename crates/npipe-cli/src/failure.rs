@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use npipe::mailslot::{MAX_LOCAL_MESSAGE, MAX_NETWORK_MESSAGE};
-use npipe::{Error, PipeName};
+use npipe::{Error, NameKind, PipeName};
 
 /// The operation that failed, to pick a hint that names the right flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,11 @@ pub fn hint(op: Op, err: &Error, name: &str, namespace: Option<&Path>) -> Option
             )
         })
     };
+    if let Some(host) = remote_pipe_host(op, name) {
+        if let Some(text) = remote_hint(err, name, &host) {
+            return Some(text);
+        }
+    }
     let text = match (err, op) {
         (Error::FileNotFound { .. }, Op::MailslotSend) => format!(
             "Is `npipe mailslot create {}` running?{}",
@@ -229,6 +234,61 @@ pub fn hint(op: Op, err: &Error, name: &str, namespace: Option<&Path>) -> Option
                 .into()
         }
         (Error::MoreData { .. }, Op::Call) => "Raise --reply-size to get the whole reply.".into(),
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// The host of a remote pipe name (`\\HOST\pipe\NAME`) for the client
+/// operations, which reach it through npiped; `None` otherwise.
+fn remote_pipe_host(op: Op, name: &str) -> Option<String> {
+    if !matches!(op, Op::Connect | Op::Call | Op::Wait) {
+        return None;
+    }
+    let name = PipeName::parse(name).ok()?;
+    (name.kind() == NameKind::Pipe && !name.is_local()).then(|| name.host().to_string())
+}
+
+/// Hints for a pipe on another computer, reached through its npiped;
+/// `None` where the local hint serves as well.
+fn remote_hint(err: &Error, name: &str, host: &str) -> Option<String> {
+    let pipe = name.rsplit('\\').next().unwrap_or(name);
+    let text = match err {
+        Error::BadNetpath { .. } => format!(
+            "Is npiped running on {host}, and listening on the port npipe uses \
+             (NPIPE_REMOTE_PORT, default 4445)? NPIPE_REMOTE_ADDRESS sets the address to \
+             connect to when {host} does not resolve to it. A firewall may be in the way."
+        ),
+        Error::AccessDenied { reason, .. } if reason.contains("npiped at") => format!(
+            "npiped and this client must trust each other: NPIPE_REMOTE_CA is the CA that \
+             signed npiped's certificate (made for the name {host}, or set \
+             NPIPE_REMOTE_SERVER_NAME), and NPIPE_REMOTE_CERT and NPIPE_REMOTE_KEY a client \
+             certificate npiped's --client-ca signed (or NPIPE_REMOTE_TOKEN / \
+             NPIPE_REMOTE_TOKEN_FILE, a token npiped's --token-file holds). `npipe cert` makes \
+             test certificates."
+        ),
+        Error::AccessDenied { reason, .. } if reason.contains("rejects remote clients") => {
+            format!("The server on {host} refuses remote clients: start it with `npipe serve {pipe} --accept-remote`.")
+        }
+        Error::AccessDenied { reason, .. } if reason.contains("remote principal") => format!(
+            "The server on {host} lets in only some principals: add this one with \
+             --allow-remote-principal NAME (a client certificate's name, or a token's name)."
+        ),
+        Error::AccessDenied { .. } => format!(
+            "The server on {host} decides who may connect: `npipe serve {pipe} --accept-remote`, \
+             with --allow-remote-principal for each principal it restricts to. --server-uid \
+             refuses servers run by other users."
+        ),
+        Error::FileNotFound { .. } => format!(
+            "Is `npipe serve {pipe} --accept-remote` running on {host}, in npiped's \
+             namespace (npiped's --root, else its NPIPE_ROOT)?"
+        ),
+        Error::InvalidParameter { reason } if reason.contains("NPIPE_REMOTE") => {
+            "Set NPIPE_REMOTE_CA (and NPIPE_REMOTE_CERT and NPIPE_REMOTE_KEY, or \
+             NPIPE_REMOTE_TOKEN) to reach npiped; `npipe cert` makes test certificates \
+             (see docs/REMOTE.md)."
+                .into()
+        }
         _ => return None,
     };
     Some(text)
@@ -414,6 +474,69 @@ mod tests {
             reason: "r".into(),
         };
         assert_eq!(hint(Op::MailslotCreate, &root_denied, slot, None), None);
+    }
+
+    #[test]
+    fn remote_hints_name_npiped_and_its_settings() {
+        let remote = r"\\build01\pipe\jobs";
+        let denied = |reason: &str| Error::AccessDenied {
+            name: remote.into(),
+            reason: reason.into(),
+        };
+        let rows: Vec<(Op, Error, &str)> = vec![
+            (
+                Op::Connect,
+                Error::BadNetpath {
+                    host: "build01:4445".into(),
+                    reason: "r".into(),
+                },
+                "NPIPE_REMOTE_PORT",
+            ),
+            (
+                Op::Call,
+                denied("npiped at 127.0.0.1:4445 refused this client's credentials"),
+                "NPIPE_REMOTE_CERT",
+            ),
+            (
+                Op::Connect,
+                denied("the pipe rejects remote clients"),
+                "npipe serve jobs --accept-remote",
+            ),
+            (
+                Op::Connect,
+                denied("remote principal \"bob\" is not allowed"),
+                "--allow-remote-principal",
+            ),
+            (
+                Op::Wait,
+                Error::FileNotFound {
+                    name: remote.into(),
+                },
+                "npiped's namespace",
+            ),
+            (
+                Op::Connect,
+                Error::InvalidParameter {
+                    reason: "no CA to check npiped's certificate with; set NPIPE_REMOTE_CA".into(),
+                },
+                "npipe cert",
+            ),
+        ];
+        for (op, err, needle) in rows {
+            let hint = hint(op, &err, remote, None).unwrap_or_default();
+            assert!(
+                hint.contains(needle),
+                "{op:?} {err:?}: {hint:?} lacks {needle:?}"
+            );
+        }
+        // A local name keeps the local hint.
+        let local = hint(
+            Op::Connect,
+            &Error::FileNotFound { name: name() },
+            &name(),
+            None,
+        );
+        assert!(!local.unwrap_or_default().contains("npiped"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod bench;
 mod call;
+mod cert;
 mod connect;
 mod list;
 mod mailslot;
@@ -40,6 +41,7 @@ pub fn run(plan: Plan) -> Result<Outcome, Failure> {
         CommandPlan::MailslotCreate(p) => mailslot::create(p, ns),
         CommandPlan::MailslotSend(p) => mailslot::send(p, ns),
         CommandPlan::Bench(p) => bench::run(p),
+        CommandPlan::Cert(p) => cert::run(p),
         CommandPlan::Completions(shell) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "npipe", &mut out);

@@ -93,10 +93,16 @@ fn instance_loop(server: &NamedPipeServer, shared: &Shared) -> Result<(), Failur
             let _ = server.disconnect();
             return Ok(());
         }
-        let who = server
-            .client_credentials()
-            .map(|c| format!("client pid {} uid {}", c.pid, c.uid))
-            .unwrap_or_else(|_| "client".into());
+        let who = match server.remote_client() {
+            Ok(Some(r)) => format!(
+                "remote client {} from {} ({})",
+                r.principal, r.computer_name, r.address
+            ),
+            _ => server
+                .client_credentials()
+                .map(|c| format!("client pid {} uid {}", c.pid, c.uid))
+                .unwrap_or_else(|_| "client".into()),
+        };
         info!(pipe = %name, "{who} connected");
         let progress = Progress::start(format!("{name} {who}"), None);
         let result = serve_client(server, plan, &who, &progress);
@@ -192,6 +198,14 @@ fn exec(
             .env("NPIPE_CLIENT_PID", c.pid.to_string())
             .env("NPIPE_CLIENT_UID", c.uid.to_string())
             .env("NPIPE_CLIENT_GID", c.gid.to_string());
+    }
+    // A remote client (through npiped): who npiped authenticated, and the
+    // computer name the client gave (its own claim).
+    if let Ok(Some(remote)) = server.remote_client() {
+        command
+            .env("NPIPE_CLIENT_PRINCIPAL", remote.principal)
+            .env("NPIPE_CLIENT_COMPUTER", remote.computer_name)
+            .env("NPIPE_CLIENT_ADDRESS", remote.address);
     }
     let mut child: Child = command.spawn().map_err(|e| {
         ClientError::Fatal(Failure::with_hint(

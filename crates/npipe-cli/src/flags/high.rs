@@ -14,8 +14,8 @@ use npipe::{
 
 use crate::failure::{Failure, Op};
 use crate::flags::low::{
-    BenchArgs, CallArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand, MailslotCreateArgs,
-    MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
+    BenchArgs, CallArgs, CertArgs, Cli, Command, ConnectArgs, ListArgs, MailslotCommand,
+    MailslotCreateArgs, MailslotSendArgs, ServeArgs, TimeoutArg, WaitArgs,
 };
 
 /// Everything one run of `npipe` needs.
@@ -48,8 +48,21 @@ pub enum CommandPlan {
     MailslotSend(MailslotSendPlan),
     /// `npipe bench`
     Bench(BenchPlan),
+    /// `npipe cert`
+    Cert(CertPlan),
     /// `npipe completions`
     Completions(clap_complete::Shell),
+}
+
+/// `npipe cert`: what `npiped::generate_test_certificates` is given.
+#[derive(Debug)]
+pub struct CertPlan {
+    /// The directory to write into.
+    pub out: PathBuf,
+    /// The server's names (at least one).
+    pub hosts: Vec<String>,
+    /// The client certificate's name.
+    pub client: String,
 }
 
 /// `npipe bench`
@@ -234,6 +247,9 @@ pub fn plan(cli: Cli) -> Result<Plan, Failure> {
             MailslotCommand::Send(args) => CommandPlan::MailslotSend(mailslot_send(args, root)?),
         },
         Command::Bench(args) => CommandPlan::Bench(bench(args)),
+        Command::Cert(CertArgs { out, hosts, client }) => {
+            CommandPlan::Cert(CertPlan { out, hosts, client })
+        }
         Command::Completions(args) => CommandPlan::Completions(args.shell),
     };
     Ok(Plan {
@@ -266,6 +282,13 @@ fn serve(args: ServeArgs, root: Option<PathBuf>) -> Result<ServePlan, Failure> {
         options.allow_gid(gid);
     }
     options.allow_everyone(args.everyone);
+    options.reject_remote_clients(!args.accept_remote);
+    for principal in args.allow_remote_principal {
+        options.allow_remote_principal(principal);
+    }
+    for uid in args.trust_relay_uid {
+        options.trust_relay_uid(uid);
+    }
     let service = match (args.echo, args.exec) {
         (_, Some(mut command)) => Service::Exec {
             program: command.remove(0),

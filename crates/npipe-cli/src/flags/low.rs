@@ -43,6 +43,9 @@ directory see each other's pipes and mailslots. Default: $NPIPE_ROOT if set, oth
         benchmark npipe against the kernel (bench).\n\n\
         A pipe NAME is either a short name such as `build` (meaning \\\\.\\pipe\\build) or a \
         full local name such as '\\\\.\\pipe\\build' (quote the backslashes in a shell). \
+        connect, call and wait also take '\\\\HOST\\pipe\\build', a pipe on another \
+        computer reached through its npiped (NPIPE_REMOTE_* settings; `npipe cert` makes \
+        test certificates; servers opt in with `serve --accept-remote`). \
         Mailslot names work the same way: `inbox` means \\\\.\\mailslot\\inbox.",
     after_long_help = AFTER_LONG_HELP,
     after_help = "Try `npipe help serve` for an example, and --help for the exit codes.",
@@ -172,6 +175,18 @@ pub enum Command {
             npipe bench --quick --json - | jq '.comparisons[] | select(.ratio < 0.9)'"
     )]
     Bench(BenchArgs),
+
+    /// Make a test CA and server and client certificates for npiped.
+    #[command(
+        long_about = "Make a test certificate authority, a server certificate for npiped (for \
+            every --host) and a client certificate (for --client), all signed by the CA, in \
+            DIR; then print the npiped command line and the NPIPE_REMOTE_* variables that \
+            use them. For tests and first setups; a deployment uses its own PKI. Keep ca.key \
+            off both machines. Existing files in DIR are replaced. Same as `npiped certs`.",
+        after_help = "EXAMPLES:\n    \
+            npipe cert --out ./certs --host build01 --host 10.0.0.5 --client alice"
+    )]
+    Cert(CertArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "EXAMPLES:\n    \
@@ -305,12 +320,72 @@ pub struct ServeArgs {
             owner and root."
     )]
     pub everyone: bool,
+
+    /// Let clients on other computers connect, through npiped.
+    #[arg(
+        long,
+        help_heading = "REMOTE OPTIONS",
+        long_help = "Let clients on other computers connect as \\\\HOST\\pipe\\NAME, through \
+            the npiped running on this computer (PIPE_ACCEPT_REMOTE_CLIENTS). Run this \
+            server in npiped's namespace (--root or NPIPE_ROOT). --exec programs get \
+            NPIPE_CLIENT_PRINCIPAL, NPIPE_CLIENT_COMPUTER and NPIPE_CLIENT_ADDRESS for remote \
+            clients. Default: \
+            remote clients are refused (PIPE_REJECT_REMOTE_CLIENTS). See docs/REMOTE.md."
+    )]
+    pub accept_remote: bool,
+
+    /// Let only this remote principal connect (repeatable).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "accept_remote",
+        help_heading = "REMOTE OPTIONS",
+        long_help = "Let only remote clients whose principal (the client certificate's name, \
+            or the token's name, that npiped authenticated) is NAME connect; may be given \
+            more than once. Default: every principal npiped lets in."
+    )]
+    pub allow_remote_principal: Vec<String>,
+
+    /// Trust processes of this user id as npiped relays (repeatable).
+    #[arg(
+        long,
+        value_name = "UID",
+        requires = "accept_remote",
+        help_heading = "REMOTE OPTIONS",
+        long_help = "Believe processes running as UID when they connect on behalf of a \
+            remote client: the user npiped runs as, when not root. Root always is, and so \
+            is every uid in NPIPE_RELAY_UIDS. May be given more than once."
+    )]
+    pub trust_relay_uid: Vec<u32>,
+}
+
+/// `npipe cert --out DIR --host NAME --client NAME`
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    /// Directory to write ca.pem, ca.key, server.pem, server.key, client.pem and client.key into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// A name (or IP address) clients use for the server; repeatable.
+    #[arg(
+        long = "host",
+        value_name = "NAME",
+        required = true,
+        long_help = "A name or IP address clients use for the server, as in \
+            \\\\NAME\\pipe\\PIPE; may be given more than once. The server certificate is \
+            made for all of them."
+    )]
+    pub hosts: Vec<String>,
+
+    /// The client certificate's name: the principal servers see.
+    #[arg(long, value_name = "NAME")]
+    pub client: String,
 }
 
 /// `npipe connect NAME`
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    /// The pipe's name: `NAME`, '\\.\pipe\NAME' or '\\HOST\pipe\NAME'.
     #[arg(value_name = "NAME")]
     pub name: String,
 
@@ -362,7 +437,7 @@ pub struct ConnectArgs {
 /// `npipe call NAME DATA`
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    /// The pipe's name: `NAME`, '\\.\pipe\NAME' or '\\HOST\pipe\NAME'.
     #[arg(value_name = "NAME")]
     pub name: String,
 
@@ -402,7 +477,7 @@ pub struct CallArgs {
 /// `npipe wait NAME`
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// The pipe's name: `NAME` or '\\.\pipe\NAME'.
+    /// The pipe's name: `NAME`, '\\.\pipe\NAME' or '\\HOST\pipe\NAME'.
     #[arg(value_name = "NAME")]
     pub name: String,
 

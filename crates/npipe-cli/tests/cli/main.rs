@@ -9,6 +9,8 @@
 //!   mailslot readers.
 //! - `mailslot`: `mailslot create` and `mailslot send`, their output,
 //!   time-outs, errors and exit statuses.
+//! - `remote`: `cert`, then `connect '\\localhost\pipe\NAME'` through
+//!   the real `npiped` on loopback to `serve --accept-remote`.
 //! - `errors`: messages, hints and exit statuses of the common mistakes.
 //! - `transfer`: 200 MB through `serve` and `connect`, checked by hash.
 //! - `terminal`: the progress line on a terminal, and not without one.
@@ -18,6 +20,7 @@ mod call_wait;
 mod errors;
 mod list;
 mod mailslot;
+mod remote;
 mod serve_connect;
 mod terminal;
 mod transfer;

@@ -196,6 +196,48 @@ fn serve_flag_count() {
 }
 
 #[test]
+fn serve_flags_remote() {
+    debug_has(
+        &serve_plan(&["serve", "a"]).options,
+        "reject_remote_clients: true",
+    );
+    let p = serve_plan(&[
+        "serve",
+        "a",
+        "--accept-remote",
+        "--allow-remote-principal",
+        "alice",
+        "--allow-remote-principal",
+        "bob",
+        "--trust-relay-uid",
+        "998",
+    ]);
+    debug_has(&p.options, "reject_remote_clients: false");
+    debug_has(&p.options, r#"remote_principals: ["alice", "bob"]"#);
+    debug_has(&p.options, "relay_uids: [998]");
+    // Principals and relays mean nothing while remote clients are refused.
+    parse_err(&["serve", "a", "--allow-remote-principal", "alice"]);
+    parse_err(&["serve", "a", "--trust-relay-uid", "998"]);
+}
+
+#[test]
+fn cert_flags() {
+    match plan_of(&[
+        "cert", "--out", "d", "--host", "h1", "--host", "h2", "--client", "alice",
+    ])
+    .command
+    {
+        CommandPlan::Cert(p) => {
+            assert_eq!(p.out, PathBuf::from("d"));
+            assert_eq!(p.hosts, ["h1", "h2"]);
+            assert_eq!(p.client, "alice");
+        }
+        other => panic!("not cert: {other:?}"),
+    }
+    parse_err(&["cert", "--out", "d", "--client", "alice"]);
+}
+
+#[test]
 fn serve_flags_allow() {
     let p = serve_plan(&[
         "serve",

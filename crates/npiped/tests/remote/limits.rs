@@ -57,4 +57,9 @@ fn too_many_opens_from_one_address_are_refused() {
     assert_eq!(e.win32_code(), npipe::win32::ERROR_REQ_NOT_ACCEP, "{e}");
     assert!(e.to_string().contains("ERROR_REQ_NOT_ACCEP"), "{e}");
     assert!(w.daemon.log_text().contains("too many opens"));
+    // Logs into a file (not a terminal) carry no colour codes.
+    assert!(
+        !w.daemon.log_text().contains('\u{1b}'),
+        "ANSI codes in the log"
+    );
 }

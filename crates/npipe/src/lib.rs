@@ -71,3 +71,19 @@ pub use pipe::{
     PipeEnd, PipeInfo, PipeMode, ReadMode, ServerOptions, WaitTimeout, DEFAULT_TIMEOUT,
     PIPE_UNLIMITED_INSTANCES,
 };
+
+#[cfg(test)]
+mod tests {
+    /// Like Win32 handles, every handle can be shared between threads
+    /// (one blocked in a read while another writes).
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<crate::NamedPipeServer>();
+        is::<crate::NamedPipeClient>();
+        is::<crate::anonymous::PipeReader>();
+        is::<crate::anonymous::PipeWriter>();
+        is::<crate::mailslot::Mailslot>();
+        is::<crate::mailslot::MailslotWriter>();
+    }
+}

@@ -315,9 +315,3 @@ impl OwnedTarget {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<MailslotWriter>();
-}

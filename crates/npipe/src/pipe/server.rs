@@ -13,7 +13,7 @@ use crate::net::RemoteClient;
 use crate::pipe::conn::{lock, Conn};
 use crate::pipe::endpoint::Endpoint;
 use crate::pipe::transport::UnixStreamTransport;
-use crate::pipe::{Access, Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
+use crate::pipe::{Credentials, PipeEnd, PipeMode, ReadMode, ServerOptions};
 use crate::proto::{Control, Hello, RemoteClaim, HELLO_LEN};
 use crate::sys::fs::{self, AclEntry};
 use crate::sys::socket;
@@ -848,11 +848,4 @@ fn denied_or(e: std::io::Error, name: &PipeName) -> Error {
     } else {
         Error::Io(e)
     }
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<NamedPipeServer>();
-    let _ = Access::Duplex;
 }

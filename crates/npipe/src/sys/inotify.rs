@@ -91,12 +91,6 @@ impl DirWatch {
             }
         }
     }
-
-    /// The descriptor, for callers that poll it together with others.
-    #[allow(dead_code)]
-    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd()
-    }
 }
 
 impl Drop for DirWatch {

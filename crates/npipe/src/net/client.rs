@@ -40,6 +40,37 @@ pub(crate) fn open(
     name: &PipeName,
     wait: WireWait,
 ) -> Result<NamedPipeClient> {
+    let connected = runtime::run(connect(options, name, wait)?)?;
+    finish_open(options, name, connected)
+}
+
+/// [`open`] for a task: the connection is made on the `npipe-remote`
+/// runtime, which this awaits from any runtime.
+pub(crate) async fn open_async(
+    options: &ClientOptions,
+    name: &PipeName,
+    wait: WireWait,
+) -> Result<NamedPipeClient> {
+    let connected = runtime::run_async(connect(options, name, wait)?).await?;
+    finish_open(options, name, connected)
+}
+
+/// A remote pipe opened and its pump started, before the handle is made.
+struct Connected {
+    opened: OpenedPipe,
+    data: std::os::fd::OwnedFd,
+    ctl: std::os::fd::OwnedFd,
+    remote: RemoteHandle,
+    linger: Duration,
+}
+
+/// Checks the request and returns the work of opening it: connect, TLS,
+/// the hellos, the open request, and the pump.
+fn connect(
+    options: &ClientOptions,
+    name: &PipeName,
+    wait: WireWait,
+) -> Result<impl std::future::Future<Output = Result<Connected>> + Send + 'static> {
     if !options.read && !options.write {
         return Err(Error::InvalidParameter {
             reason: "open for reading, writing or both".into(),
@@ -54,7 +85,7 @@ pub(crate) fn open(
         path: name.path().to_owned(),
     });
     let label = name.to_string();
-    let (opened, data, ctl, remote) = runtime::run(async move {
+    Ok(async move {
         let (mut tls, decoder, hello) = handshake(&prepared, &label).await?;
         write_frame(&mut tls, &request).await?;
         let (frame, decoder) = read_frame(&mut tls, decoder, None, &label).await?;
@@ -68,12 +99,34 @@ pub(crate) fn open(
                 ))
             }
         };
-        let (data_here, data_pump) = socket::stream_pair()?;
-        let (ctl_here, ctl_pump) = socket::seqpacket_pair()?;
+        let (data, data_pump) = socket::stream_pair()?;
+        let (ctl, ctl_pump) = socket::seqpacket_pair()?;
         let link = Link::new(link_config(&hello), decoder, Instant::now());
         let remote = pump::spawn(tls, link, data_pump, ctl_pump)?;
-        Ok((opened, data_here, ctl_here, remote))
-    })?;
+        Ok(Connected {
+            opened,
+            data,
+            ctl,
+            remote,
+            linger,
+        })
+    })
+}
+
+/// The client handle over a connected remote pipe, after the checks the
+/// answer makes possible (dropping `connected` closes it).
+fn finish_open(
+    options: &ClientOptions,
+    name: &PipeName,
+    connected: Connected,
+) -> Result<NamedPipeClient> {
+    let Connected {
+        opened,
+        data,
+        ctl,
+        remote,
+        linger,
+    } = connected;
     let message = opened.message;
     if options.read_mode == ReadMode::Message && !message {
         return Err(Error::InvalidParameter {
@@ -116,13 +169,30 @@ pub(crate) fn open(
 
 /// `WaitNamedPipe` on `\\host\pipe\NAME`: `npiped` waits next to the pipe.
 pub(crate) fn wait(options: &ClientOptions, name: &PipeName, timeout: WaitTimeout) -> Result<()> {
+    runtime::run(wait_work(options, name, timeout)?)
+}
+
+/// [`wait`] for a task.
+pub(crate) async fn wait_async(
+    options: &ClientOptions,
+    name: &PipeName,
+    timeout: WaitTimeout,
+) -> Result<()> {
+    runtime::run_async(wait_work(options, name, timeout)?).await
+}
+
+fn wait_work(
+    options: &ClientOptions,
+    name: &PipeName,
+    timeout: WaitTimeout,
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
     let prepared = prepare(options, name)?;
     let label = name.to_string();
     let request = Frame::Wait {
         wait: wire_wait(timeout),
         path: name.path().to_owned(),
     };
-    runtime::run(async move {
+    Ok(async move {
         let (mut tls, decoder, _) = handshake(&prepared, &label).await?;
         write_frame(&mut tls, &request).await?;
         let (frame, _) = read_frame(&mut tls, decoder, None, &label).await?;

@@ -35,7 +35,7 @@ mod transport;
 mod wire;
 
 #[cfg(feature = "remote")]
-pub(crate) use client::{open, wait, wire_wait, RemoteHandle};
+pub(crate) use client::{open, open_async, wait, wait_async, wire_wait, RemoteHandle};
 #[cfg(feature = "remote")]
 pub use options::{RemoteOptions, ALPN, DEFAULT_PORT};
 

@@ -11,7 +11,7 @@
 //!
 //! [`Conn`]: crate::pipe::conn::Conn
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -35,7 +35,22 @@ pub(crate) const CLIENT_WINDOW: u32 = 1 << 20;
 /// credit, before the connection is given up.
 const OUTBOX_SLACK: usize = 4 << 20;
 
-type Reply<T> = std::sync::mpsc::Sender<std::result::Result<T, String>>;
+/// Where a request's answer goes: a blocked thread or an awaiting task.
+#[derive(Debug)]
+enum Reply<T> {
+    Blocking(std::sync::mpsc::Sender<std::result::Result<T, String>>),
+    Async(tokio::sync::oneshot::Sender<std::result::Result<T, String>>),
+}
+
+impl<T> Reply<T> {
+    /// Answers; a caller that stopped waiting is no error.
+    fn send(self, answer: std::result::Result<T, String>) {
+        match self {
+            Reply::Blocking(tx) => drop(tx.send(answer)),
+            Reply::Async(tx) => drop(tx.send(answer)),
+        }
+    }
+}
 
 /// A request from the client handle to its pump.
 #[derive(Debug)]
@@ -43,6 +58,10 @@ enum Command {
     Flush(Reply<u32>),
     Sync(Reply<()>),
     Info(Reply<u32>),
+    /// The handle is closing, having read this many bytes in all: the
+    /// server's flushes of no more are done (its socket's count of unread
+    /// bytes says nothing once it is closed).
+    ReadAtClose(u64),
 }
 
 /// The client handle's side of a pump: requests, and the end of the pump.
@@ -63,12 +82,23 @@ impl RemoteHandle {
     /// Waits until the server has read everything sent so far
     /// (`FlushFileBuffers` across the network).
     pub fn flush(&self) -> std::io::Result<()> {
-        match self.ask(Command::Flush)? {
-            0 => Ok(()),
-            code => Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                format!("the flush failed on the server: {}", crate::Win32Code(code)),
-            )),
+        flush_status(self.ask(Command::Flush)?)
+    }
+
+    /// [`flush`](Self::flush) for a task: resolves when the server has
+    /// read everything sent so far. The request is made now, so data
+    /// written after this call is not waited for.
+    pub fn flush_async(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'static {
+        let answer = self.ask_async(Command::Flush);
+        let shared = Arc::clone(&self.shared);
+        async move {
+            let status = match answer {
+                Ok(rx) => rx.await.unwrap_or_else(|_| Err(end_reason(&shared))),
+                Err(reason) => Err(reason),
+            };
+            flush_status(status.map_err(lost)?)
         }
     }
 
@@ -81,6 +111,12 @@ impl RemoteHandle {
     /// The number of instances of the pipe on its host now.
     pub fn instances(&self) -> Result<u32> {
         Ok(self.ask(Command::Info)?)
+    }
+
+    /// Tells the pump the handle is closing, having read `bytes` in all
+    /// (see [`Command::ReadAtClose`]).
+    pub fn read_at_close(&self, bytes: u64) {
+        let _ = self.cmds.send(Command::ReadAtClose(bytes));
     }
 
     /// Waits up to `linger` for the pump to end (after the handle closed:
@@ -104,21 +140,50 @@ impl RemoteHandle {
 
     fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> std::io::Result<T> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let lost = |reason: String| std::io::Error::new(std::io::ErrorKind::BrokenPipe, reason);
-        if self.cmds.send(make(tx)).is_err() {
-            return Err(lost(self.end_reason()));
+        if self.cmds.send(make(Reply::Blocking(tx))).is_err() {
+            return Err(lost(end_reason(&self.shared)));
         }
         match rx.recv() {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(reason)) => Err(lost(reason)),
-            Err(_) => Err(lost(self.end_reason())),
+            Ok(answer) => answer.map_err(lost),
+            Err(_) => Err(lost(end_reason(&self.shared))),
         }
     }
 
-    fn end_reason(&self) -> String {
-        lock(&self.shared.ended)
-            .clone()
-            .unwrap_or_else(|| "the connection to npiped ended".into())
+    /// Sends a request whose answer a task awaits.
+    fn ask_async<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> std::result::Result<AsyncAnswer<T>, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match self.cmds.send(make(Reply::Async(tx))) {
+            Ok(()) => Ok(rx),
+            Err(_) => Err(end_reason(&self.shared)),
+        }
+    }
+}
+
+type AsyncAnswer<T> = tokio::sync::oneshot::Receiver<std::result::Result<T, String>>;
+
+/// Why the pump ended, or a general reason while it is ending.
+fn end_reason(shared: &Shared) -> String {
+    lock(&shared.ended)
+        .clone()
+        .unwrap_or_else(|| "the connection to npiped ended".into())
+}
+
+/// The error of a request the pump could not answer.
+fn lost(reason: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, reason)
+}
+
+/// A `Flushed` status as the flush's result.
+fn flush_status(code: u32) -> std::io::Result<()> {
+    match code {
+        0 => Ok(()),
+        code => Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            format!("the flush failed on the server: {}", crate::Win32Code(code)),
+        )),
     }
 }
 
@@ -171,10 +236,25 @@ async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
+    // The handle's socket registered a second time, to wait for the
+    // handle's reads (each frees space: a writability edge) without
+    // clearing the readiness that writes to it go by.
+    let reads = match socket::duplicate(app.as_fd())
+        .and_then(|fd| crate::sys::reactor::register(fd, tokio::io::Interest::WRITABLE))
+    {
+        Ok(reads) => reads,
+        Err(e) => return format!("cannot register the local socket: {e}"),
+    };
     let (mut rd, wr) = tokio::io::split(tls);
     let (mut outbox, writer) = Outbox::spawn(wr);
     let mut inbound = Inbound::default();
     let mut flushes: HashMap<u32, Reply<u32>> = HashMap::new();
+    // The server's flushes: the wire id, and how many bytes had come
+    // before it; answered once the handle has read that many.
+    let mut server_flushes: VecDeque<(u32, u64)> = VecDeque::new();
+    // After a wake-up that found the handle still reading, look again by
+    // then even without another (see `socket::wait_drained`).
+    let mut recheck: Option<Instant> = None;
     let mut syncs: HashMap<u32, Reply<()>> = HashMap::new();
     let mut infos: HashMap<u32, Reply<u32>> = HashMap::new();
     let mut next_id: u32 = 0;
@@ -218,13 +298,15 @@ where
                     }
                     Event::Flushed { id, status } => {
                         if let Some(reply) = flushes.remove(&id) {
-                            let _ = reply.send(Ok(status));
+                            reply.send(Ok(status));
                         }
                     }
+                    Event::Flush(id) => server_flushes.push_back((id, inbound.received)),
                     Event::Synced(id) => {
                         // Hand over what arrived before answering, so
                         // the peek that asked sees it.
-                        let _ = inbound.write_to(&app, &mut link);
+                        let limit = server_flushes.front().map(|&(_, upto)| upto);
+                        let _ = inbound.write_to(&app, &mut link, limit);
                         if let Some(reply) = syncs.remove(&id) {
                             let _ = reply.send(Ok(()));
                         }
@@ -251,21 +333,58 @@ where
             let _ = socket::shutdown_write(app.as_fd());
         }
         match closing.take() {
-            Some(End::ServerClosed) => server_closed = true,
+            // The server is no longer flushing: nothing to answer.
+            Some(End::ServerClosed) => {
+                server_closed = true;
+                server_flushes.clear();
+            }
             Some(End::Disconnected) => {
                 server_closed = true;
                 disconnected = true;
+                server_flushes.clear();
             }
             Some(end) => break end,
             None => {}
         }
+        // While the server flushes, the handle gets the bytes up to its
+        // flush and no more: the kernel counts unread bytes only as a
+        // whole, so "read up to here" is "handed up to here, none unread".
+        // Hand over what the socket takes now (the writable arm below
+        // waits when it takes less).
+        let mut limit = server_flushes.front().map(|&(_, upto)| upto);
+        if inbound.pending(limit) && inbound.write_to(&app, &mut link, limit).is_err() {
+            // The handle is gone: what the server sends is moot.
+            inbound.clear();
+        }
         // After a disconnect, wait until the handle has read what came
-        // before it too: only then does the notice go out.
-        let unread_by_app = if disconnected {
+        // before it too: only then does the notice go out. The server's
+        // flushes wait for the handle's reads likewise.
+        let mut unread_by_app = if disconnected || !server_flushes.is_empty() {
             socket::unread_outgoing(app.as_fd()).unwrap_or(0)
         } else {
             0
         };
+        if answer_server_flushes(
+            &mut server_flushes,
+            &inbound,
+            unread_by_app,
+            &app,
+            &mut link,
+        ) {
+            let mut out = Vec::new();
+            if link.poll_transmit(&mut out) {
+                outbox.send(out);
+            }
+            // The next flush's bytes, or all of them, may go now.
+            limit = server_flushes.front().map(|&(_, upto)| upto);
+            if inbound.pending(limit) && inbound.write_to(&app, &mut link, limit).is_err() {
+                inbound.clear();
+            }
+            if server_flushes.is_empty() && !disconnected {
+                unread_by_app = 0;
+            }
+        }
+        let can_hand_over = inbound.pending(limit);
         if server_closed && inbound.is_empty() && unread_by_app == 0 {
             break if disconnected {
                 End::Disconnected
@@ -300,6 +419,7 @@ where
                     Ok(0) => {
                         reading_app = false;
                         if socket::hung_up(app.as_fd()).unwrap_or(true) {
+                            closed_by_handle(&mut cmds, &mut link);
                             link.send(&Frame::Close);
                             closing = Some(End::ClosedHere);
                         } else {
@@ -318,28 +438,34 @@ where
                         ) => {}
                     Err(_) if disconnected => reading_app = false,
                     Err(_) => {
+                        closed_by_handle(&mut cmds, &mut link);
                         link.send(&Frame::Close);
                         closing = Some(End::ClosedHere);
                     }
                 }
             }
-            r = app.writable(), if !inbound.is_empty() || unread_by_app > 0 => {
-                if inbound.is_empty() {
-                    // Waiting for the handle to read: clear this readiness
-                    // so its next read (which frees space) wakes us.
-                    let _ = app.try_io(tokio::io::Interest::WRITABLE, || {
-                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-                    });
-                } else if r.is_err() || inbound.write_to(&app, &mut link).is_err() {
-                    // The handle is gone: what the server sends is moot.
+            r = app.writable(), if can_hand_over => {
+                if r.is_err() || inbound.write_to(&app, &mut link, limit).is_err() {
                     inbound.clear();
                 }
+            }
+            r = reads.writable(), if unread_by_app > 0 => {
+                // The handle read something: look again, and once more
+                // soon even without another read (see
+                // `socket::wait_drained` for the race in the kernel's count).
+                match r {
+                    Ok(mut guard) => guard.clear_ready(),
+                    Err(e) => break End::Lost(format!("the local socket failed: {e}")),
+                }
+                recheck = Some(Instant::now() + socket::DRAIN_RECHECK);
             }
             cmd = cmds.recv(), if cmds_open => {
                 next_id = next_id.wrapping_add(1);
                 match cmd {
                     None => cmds_open = false,
                     // Nothing is left to wait for on the server's side.
+                    // Only a closing handle says it; the close follows.
+                    Some(Command::ReadAtClose(bytes)) => link.send(&Frame::AllRead(bytes)),
                     Some(Command::Flush(reply)) if server_closed => {
                         let _ = reply.send(Ok(0));
                     }
@@ -362,6 +488,9 @@ where
                         link.send(&Frame::Info(next_id));
                     }
                 }
+            }
+            _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {
+                recheck = None;
             }
             _ = tokio::time::sleep_until(link.poll_timeout().into()), if !server_closed => {
                 if let Err(e) = link.handle_timeout(Instant::now()) {
@@ -421,6 +550,10 @@ where
 struct Inbound {
     buf: Vec<u8>,
     at: usize,
+    /// Bytes received from the server in all.
+    received: u64,
+    /// Bytes handed to the handle's socket in all.
+    written: u64,
 }
 
 impl Inbound {
@@ -429,6 +562,7 @@ impl Inbound {
     }
 
     fn push(&mut self, bytes: Vec<u8>) {
+        self.received += bytes.len() as u64;
         if self.is_empty() {
             self.buf = bytes;
             self.at = 0;
@@ -442,13 +576,31 @@ impl Inbound {
         self.at = 0;
     }
 
-    /// Writes what the socket takes without waiting; grants the credit
-    /// back. `Err` when the handle's socket is closed.
-    fn write_to(&mut self, app: &UnixStream, link: &mut Link) -> std::io::Result<()> {
-        while !self.is_empty() {
-            match app.try_write(&self.buf[self.at..]) {
+    /// Whether there is something to hand over, up to byte `limit` of
+    /// the stream (if any).
+    fn pending(&self, limit: Option<u64>) -> bool {
+        !self.is_empty() && limit.is_none_or(|limit| self.written < limit)
+    }
+
+    /// Writes what the socket takes without waiting, up to byte `limit` of
+    /// the stream (if any); grants the credit back. `Err` when the
+    /// handle's socket is closed.
+    fn write_to(
+        &mut self,
+        app: &UnixStream,
+        link: &mut Link,
+        limit: Option<u64>,
+    ) -> std::io::Result<()> {
+        while self.pending(limit) {
+            let mut end = self.buf.len();
+            if let Some(limit) = limit {
+                let room = (limit - self.written).min(usize::MAX as u64) as usize;
+                end = end.min(self.at + room);
+            }
+            match app.try_write(&self.buf[self.at..end]) {
                 Ok(n) => {
                     self.at += n;
+                    self.written += n as u64;
                     link.consumed(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -462,5 +614,50 @@ impl Inbound {
             self.at = 0;
         }
         Ok(())
+    }
+}
+
+/// Answers the server's flushes whose bytes the handle has read: all of
+/// them handed to its socket (which stops there while the flush waits),
+/// and the socket holding nothing unread (`unread_by_app`). A handle that
+/// closed has not read what it dropped: its flushes stay unanswered, and
+/// the server's flush fails when the `Close` ends the relay. True if it
+/// answered any.
+fn answer_server_flushes(
+    flushes: &mut VecDeque<(u32, u64)>,
+    inbound: &Inbound,
+    unread_by_app: usize,
+    app: &UnixStream,
+    link: &mut Link,
+) -> bool {
+    if flushes.is_empty() || unread_by_app > 0 || socket::hung_up(app.as_fd()).unwrap_or(true) {
+        return false;
+    }
+    let before = flushes.len();
+    answer_flushes_handed(flushes, inbound, link);
+    flushes.len() < before
+}
+
+/// The handle closed: it said before ([`Command::ReadAtClose`]) how much
+/// it had read; tell the server (`AllRead`) before the `Close`: its
+/// flushes of no more are done, even one it makes after the close. Nothing
+/// else can be asked of a closed handle's pump.
+fn closed_by_handle(cmds: &mut mpsc::UnboundedReceiver<Command>, link: &mut Link) {
+    while let Ok(cmd) = cmds.try_recv() {
+        if let Command::ReadAtClose(bytes) = cmd {
+            link.send(&Frame::AllRead(bytes));
+        }
+    }
+}
+
+/// Answers the server's flushes of bytes the handle was handed, once it
+/// has read them all (or closed having read them all).
+fn answer_flushes_handed(flushes: &mut VecDeque<(u32, u64)>, inbound: &Inbound, link: &mut Link) {
+    while let Some(&(id, upto)) = flushes.front() {
+        if inbound.written < upto {
+            return;
+        }
+        flushes.pop_front();
+        link.send(&Frame::Flushed { id, status: 0 });
     }
 }

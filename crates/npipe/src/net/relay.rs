@@ -218,9 +218,18 @@ impl std::fmt::Display for RelayEnd {
 struct Relay {
     raw_dir: crate::namespace::PipeDir,
     pipe: UnixStream,
+    /// The pipe's socket registered a second time, to wait for the
+    /// server's reads (each frees space: a writability edge) without
+    /// clearing the readiness that writes to it go by.
+    server_reads: AsyncFd<std::os::fd::OwnedFd>,
     ctl: AsyncFd<std::os::fd::OwnedFd>,
     link: Link,
     check: Option<MessageCheck>,
+    /// The pipe server's flushes sent on to the client, oldest first: the
+    /// id on the wire and the id on the control socket. No bound is
+    /// needed: each is a flush the local server is blocked in.
+    server_flushes: VecDeque<(u32, u64)>,
+    next_flush_id: u32,
 }
 
 impl Relay {
@@ -230,12 +239,17 @@ impl Relay {
         let data = std::os::unix::net::UnixStream::from(raw.data);
         data.set_nonblocking(true)?;
         let ctl = crate::sys::reactor::register(raw.ctl, Interest::READABLE)?;
+        let server_reads =
+            crate::sys::reactor::register(socket::duplicate(data.as_fd())?, Interest::WRITABLE)?;
         Ok(Relay {
             raw_dir: raw.dir,
+            server_reads,
             pipe: UnixStream::from_std(data)?,
             ctl,
             link,
             check: message.then(MessageCheck::new),
+            server_flushes: VecDeque::new(),
+            next_flush_id: 0,
         })
     }
 
@@ -250,6 +264,9 @@ impl Relay {
         let mut to_pipe = ToPipe::default();
         // Flush requests: id, and the count of bytes received before it.
         let mut flushes: VecDeque<(u32, u64)> = VecDeque::new();
+        // After a wake-up that found the server still reading, look again
+        // by then even without another.
+        let mut recheck: Option<Instant> = None;
         let mut reading_pipe = true;
         let mut client_eof = false;
         let mut client_closed = false;
@@ -298,6 +315,15 @@ impl Relay {
                             self.pull_from_pipe(&mut pbuf, reading_pipe);
                             self.link.send(&Frame::Synced(id));
                         }
+                        Event::Flushed { id, .. } => self.client_flushed(id),
+                        Event::AllRead(bytes) => {
+                            // The server's flushes of no more are done.
+                            let _ = socket::send(
+                                self.ctl.get_ref().as_fd(),
+                                &Control::ClientRead(bytes).encode(),
+                                true,
+                            );
+                        }
                         Event::Info(id) => {
                             let instances = self
                                 .raw_dir
@@ -316,6 +342,14 @@ impl Relay {
                         message: why.clone(),
                     });
                     break RelayEnd::ClientMisbehaved(why);
+                }
+            }
+            // Hand the pipe what it takes now: waiting for writability
+            // first could wait forever (a flush's wait may have cleared
+            // the readiness of a socket with room to spare).
+            if !to_pipe.is_empty() {
+                if let Some(end) = self.write_to_pipe(&mut to_pipe, reading_pipe) {
+                    break end;
                 }
             }
             // Answer flushes whose bytes the server has read.
@@ -344,7 +378,8 @@ impl Relay {
                 break RelayEnd::ClientLost("the client stopped reading".into());
             }
             let credit = self.link.send_credit().min(pbuf.len());
-            let want_write = !to_pipe.is_empty() || !flushes.is_empty();
+            // Flushes wait for the server to read what was written.
+            let waiting_for_reads = to_pipe.is_empty() && !flushes.is_empty();
             tokio::select! {
                 r = rd.read(&mut rbuf), if !client_closed => {
                     let n = match r {
@@ -364,7 +399,7 @@ impl Relay {
                             reading_pipe = false;
                             // DisconnectNamedPipe sends its notice first,
                             // then shuts the socket down.
-                            if self.server_disconnected() {
+                            if self.take_control() {
                                 self.link.send(&Frame::Disconnected);
                                 break RelayEnd::Disconnected;
                             }
@@ -384,7 +419,7 @@ impl Relay {
                             ) => {}
                         Err(_) => {
                             // A reset: the server's end is gone.
-                            if self.server_disconnected() {
+                            if self.take_control() {
                                 self.link.send(&Frame::Disconnected);
                                 break RelayEnd::Disconnected;
                             }
@@ -393,40 +428,42 @@ impl Relay {
                         }
                     }
                 }
-                r = self.pipe.writable(), if want_write && !to_pipe.dead => {
+                r = self.pipe.writable(), if !to_pipe.is_empty() => {
                     if r.is_err() {
                         to_pipe.dead = true;
                         continue;
                     }
-                    if to_pipe.is_empty() {
-                        // Waiting for the server to read (a flush): clear
-                        // this readiness, so the next edge (a read by the
-                        // server) wakes us.
-                        let _ = self.pipe.try_io(Interest::WRITABLE, || {
-                            Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-                        });
-                        continue;
-                    }
-                    if to_pipe.write_to(&self.pipe, &mut self.link).is_err() {
-                        // The server closed: what the client sends is moot.
-                        to_pipe.dead = true;
-                        to_pipe.buf.clear();
-                        if !reading_pipe {
-                            self.link.send(&Frame::Close);
-                            break RelayEnd::ServerClosed;
-                        }
+                    if let Some(end) = self.write_to_pipe(&mut to_pipe, reading_pipe) {
+                        break end;
                     }
                 }
-                r = self.ctl.readable() => {
-                    let mut guard = match r {
-                        Ok(guard) => guard,
+                r = self.server_reads.writable(), if waiting_for_reads => {
+                    // The server read something: look again, and once more
+                    // soon even without another read (see
+                    // `socket::wait_drained` for the race in the kernel's
+                    // count).
+                    match r {
+                        Ok(mut guard) => guard.clear_ready(),
                         Err(e) => break RelayEnd::Failed(e.to_string()),
-                    };
-                    if self.server_disconnected() {
+                    }
+                    recheck = Some(Instant::now() + socket::DRAIN_RECHECK);
+                }
+                _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {
+                    recheck = None;
+                }
+                r = self.ctl.readable() => {
+                    match r {
+                        // Cleared before taking: a notice that comes after
+                        // this is a new edge, and wakes this arm again.
+                        Ok(mut guard) => guard.clear_ready(),
+                        Err(e) => break RelayEnd::Failed(e.to_string()),
+                    }
+                    // (A closed end reads as nothing more: the data socket
+                    // tells the server's close.)
+                    if self.take_control() {
                         self.link.send(&Frame::Disconnected);
                         break RelayEnd::Disconnected;
                     }
-                    guard.clear_ready();
                 }
                 _ = tokio::time::sleep_until(self.link.poll_timeout().into()) => {
                     if let Err(e) = self.link.handle_timeout(Instant::now()) {
@@ -462,6 +499,22 @@ impl Relay {
         end
     }
 
+    /// Writes what the pipe takes without waiting. When the server has
+    /// closed, what the client sends is moot; the relay ends if the
+    /// server's side is done reading too.
+    fn write_to_pipe(&mut self, to_pipe: &mut ToPipe, reading_pipe: bool) -> Option<RelayEnd> {
+        if to_pipe.write_to(&self.pipe, &mut self.link).is_ok() {
+            return None;
+        }
+        to_pipe.dead = true;
+        to_pipe.buf.clear();
+        if reading_pipe {
+            return None;
+        }
+        self.link.send(&Frame::Close);
+        Some(RelayEnd::ServerClosed)
+    }
+
     /// Reads what the server wrote (within the credit) without waiting.
     fn pull_from_pipe(&mut self, buf: &mut [u8], reading: bool) {
         if !reading {
@@ -481,11 +534,48 @@ impl Relay {
         }
     }
 
-    /// Whether the server's disconnect notice is on the control socket.
-    fn server_disconnected(&self) -> bool {
+    /// Takes every notice the server put on the control socket, without
+    /// waiting: sends its flush requests on to the client (after the data
+    /// already sent, which is all the server wrote before: it asks only
+    /// once this relay has read everything). True once the server's
+    /// disconnect notice was among them.
+    fn take_control(&mut self) -> bool {
         let mut buf = [0u8; 16];
-        matches!(socket::recv(self.ctl.get_ref().as_fd(), &mut buf, true),
-            Ok(n) if n > 0 && Control::decode(&buf[..n]) == Ok(Control::Disconnect))
+        loop {
+            let n = match socket::recv(self.ctl.get_ref().as_fd(), &mut buf, true) {
+                Ok(n) if n > 0 => n,
+                // Nothing more, or the server's end is closed.
+                _ => return false,
+            };
+            match Control::decode(&buf[..n]) {
+                Ok(Control::Disconnect) => return true,
+                Ok(Control::Flush(id)) => {
+                    self.next_flush_id = self.next_flush_id.wrapping_add(1);
+                    self.server_flushes.push_back((self.next_flush_id, id));
+                    self.link.send(&Frame::Flush(self.next_flush_id));
+                }
+                // Nothing else is the server's to send.
+                _ => {}
+            }
+        }
+    }
+
+    /// The client has read everything up to the server's flush `wire_id`
+    /// (and so up to every earlier one): tell the server.
+    fn client_flushed(&mut self, wire_id: u32) {
+        let Some(at) = self.server_flushes.iter().position(|&(w, _)| w == wire_id) else {
+            return; // not asked (or answered already): nothing to tell
+        };
+        let (_, id) = self
+            .server_flushes
+            .drain(..=at)
+            .last()
+            .expect("at least one");
+        let _ = socket::send(
+            self.ctl.get_ref().as_fd(),
+            &Control::Flushed(id).encode(),
+            true,
+        );
     }
 }
 

@@ -44,3 +44,17 @@ pub(crate) fn run<T: Send + 'static>(
     rx.recv()
         .map_err(|_| Error::Io(std::io::Error::other("the npipe-remote runtime stopped")))?
 }
+
+/// Runs `work` on the runtime; the returned future, which any runtime (or
+/// executor) can await, resolves with its result. Dropping it lets `work`
+/// finish unobserved: what it made is dropped then.
+pub(crate) async fn run_async<T: Send + 'static>(
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    handle()?.spawn(async move {
+        let _ = tx.send(work.await);
+    });
+    rx.await
+        .map_err(|_| Error::Io(std::io::Error::other("the npipe-remote runtime stopped")))?
+}

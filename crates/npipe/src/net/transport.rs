@@ -6,7 +6,8 @@
 //! network and not just the local socket:
 //!
 //! - `wait_drained` (FlushFileBuffers): first the pump must have taken
-//!   every byte, then `npiped` must see the server's socket drained.
+//!   every byte, then `npiped` must see the server's socket drained; the
+//!   async front end awaits the second half as `flush_beyond`.
 //! - `queued` (peek, transact's "nothing unread" check): when nothing has
 //!   arrived yet, ask `npiped` to send what the server wrote (a round trip)
 //!   before counting.
@@ -14,10 +15,11 @@
 
 use std::io::{self, IoSlice};
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::net::RemoteHandle;
-use crate::pipe::transport::{Transport, UnixStreamTransport};
+use crate::pipe::transport::{FlushBeyond, Transport, UnixStreamTransport};
 
 /// The transport of a client handle whose pipe is behind `npiped`.
 #[derive(Debug)]
@@ -26,6 +28,10 @@ pub(crate) struct RemoteTransport {
     local: Option<UnixStreamTransport>,
     remote: RemoteHandle,
     linger: Duration,
+    /// Bytes received in all: what the handle read, told to the server's
+    /// side when it closes (a closed socket's count of unread bytes says
+    /// nothing, and the server's flush needs to know).
+    received: AtomicU64,
 }
 
 impl RemoteTransport {
@@ -34,6 +40,7 @@ impl RemoteTransport {
             local: Some(UnixStreamTransport::new(fd)),
             remote,
             linger,
+            received: AtomicU64::new(0),
         }
     }
 
@@ -44,7 +51,9 @@ impl RemoteTransport {
 
 impl Transport for RemoteTransport {
     fn recv(&self, buf: &mut [u8], nonblocking: bool) -> io::Result<usize> {
-        self.local().recv(buf, nonblocking)
+        let n = self.local().recv(buf, nonblocking)?;
+        self.received.fetch_add(n as u64, Ordering::AcqRel);
+        Ok(n)
     }
 
     fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -97,10 +106,13 @@ impl Transport for RemoteTransport {
     }
 
     fn unread_by_peer(&self) -> io::Result<usize> {
-        // For the async front end: bytes the pump has not taken yet. It
-        // cannot wait for npiped's answer without blocking its runtime, so
-        // its flush ends once the pump has everything (docs/REMOTE.md).
+        // For the async front end: bytes the pump has not taken yet; then
+        // it awaits `flush_beyond`.
         self.local().unread_by_peer()
+    }
+
+    fn flush_beyond(&self) -> Option<FlushBeyond> {
+        Some(Box::pin(self.remote.flush_async()))
     }
 }
 
@@ -111,6 +123,8 @@ impl Drop for RemoteTransport {
         // Shut down, not just close: the async front end may hold a
         // duplicate of the descriptor for its reactor a little longer.
         if let Some(local) = self.local.take() {
+            self.remote
+                .read_at_close(self.received.load(Ordering::Acquire));
             local.shutdown();
         }
         self.remote.wait_ended(self.linger);

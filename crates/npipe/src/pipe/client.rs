@@ -489,7 +489,7 @@ impl WaitTarget {
 
 /// The parsed name if it is a remote pipe name (`\\host\pipe\NAME`).
 #[cfg(feature = "remote")]
-fn remote_name(name: &str) -> Result<Option<PipeName>> {
+pub(crate) fn remote_name(name: &str) -> Result<Option<PipeName>> {
     let parsed = PipeName::parse(name)?;
     Ok((parsed.kind() == NameKind::Pipe && !parsed.is_local()).then_some(parsed))
 }
@@ -506,7 +506,7 @@ fn parse_local(name: &str) -> Result<PipeName> {
         return Err(Error::BadPathname {
             name: name.to_string(),
             reason: if cfg!(feature = "remote") {
-                r"this call takes local names only; remote pipes (\\host\pipe\NAME) are reached with the blocking open, wait and call".into()
+                r"a local pipe is needed here; remote pipes (\\host\pipe\NAME) are reached through npiped".into()
             } else {
                 r"remote pipes (\\host\pipe\NAME) need npipe's `remote` feature".into()
             },

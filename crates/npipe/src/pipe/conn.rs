@@ -23,7 +23,7 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use crate::pipe::transport::Transport;
@@ -58,6 +58,22 @@ pub(crate) struct Conn {
     /// nothing to wait for (the client's hello, still unread while the
     /// server has not accepted, is not the application's data).
     wrote: AtomicBool,
+    /// The server end of a remote client's connection: the peer is
+    /// `npiped`'s relay, and a flush waits on past it (see
+    /// [`Conn::through_relay`]).
+    relayed: bool,
+    /// Serializes the blocking flushes through the relay: one waits on the
+    /// control socket at a time, so none misses its answer.
+    relay_flush: Mutex<()>,
+    /// The id of the last flush asked of the relay.
+    relay_flush_asked: AtomicU64,
+    /// The relay has answered every flush up to this id.
+    relay_flush_done: AtomicU64,
+    /// Bytes this end has sent on the data socket in all.
+    sent: AtomicU64,
+    /// The remote client closed having read this many of them (see
+    /// `Control::ClientRead`).
+    relay_client_read: AtomicU64,
 }
 
 impl Conn {
@@ -79,7 +95,31 @@ impl Conn {
             writer: Mutex::new(Vec::new()),
             state: AtomicU8::new(OPEN),
             wrote: AtomicBool::new(false),
+            relayed: false,
+            relay_flush: Mutex::new(()),
+            relay_flush_asked: AtomicU64::new(0),
+            relay_flush_done: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            relay_client_read: AtomicU64::new(0),
         }
+    }
+
+    /// Marks the server end of a connection from a trusted relay (`npiped`
+    /// speaking for a remote client). The relay takes what the server
+    /// writes well ahead of the remote reader, so an empty socket does not
+    /// mean the client has read it: [`flush`](Self::flush) then also asks
+    /// the relay, on the control socket, to answer once the remote client
+    /// has read everything (`Control::Flush` / `Control::Flushed`).
+    pub fn through_relay(mut self) -> Conn {
+        self.relayed = self.end == PipeEnd::Server;
+        self
+    }
+
+    /// Whether a flush must wait for the relay's answer too (see
+    /// [`through_relay`](Self::through_relay)).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn is_relayed(&self) -> bool {
+        self.relayed
     }
 
     pub fn peer(&self) -> PeerCred {
@@ -295,7 +335,7 @@ impl Conn {
     pub fn write(&self, buf: &[u8], nowait: bool) -> Result<usize> {
         self.wrote.store(true, Ordering::Relaxed);
         if !self.message_pipe {
-            return match self.data.send(buf, nowait) {
+            return match self.counted(self.data.send(buf, nowait)) {
                 Ok(n) => Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
                 Err(e) => Err(self.io_error(e, true)),
@@ -320,7 +360,7 @@ impl Conn {
             };
             // Only the first attempt honours PIPE_NOWAIT: once part of a
             // frame is out, the rest must follow or the stream is torn.
-            match self.data.send_vectored(&iov, nowait && sent == 0) {
+            match self.counted(self.data.send_vectored(&iov, nowait && sent == 0)) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -339,7 +379,7 @@ impl Conn {
     pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
         self.wrote.store(true, Ordering::Relaxed);
         if !self.message_pipe {
-            return match self.data.send(buf, true) {
+            return match self.counted(self.data.send(buf, true)) {
                 Ok(n) => Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(Error::WouldBlock),
                 Err(e) => Err(self.io_error(e, true)),
@@ -352,7 +392,7 @@ impl Conn {
         }
         loop {
             let iov = [IoSlice::new(&header), IoSlice::new(buf)];
-            match self.data.send_vectored(&iov, true) {
+            match self.counted(self.data.send_vectored(&iov, true)) {
                 Ok(n) => {
                     let rest = header.iter().chain(buf.iter()).skip(n).copied();
                     unsent.extend(rest);
@@ -401,6 +441,22 @@ impl Conn {
             .map_err(|e| self.io_error(e, true))
     }
 
+    /// What a flush waits for past this end's socket (see
+    /// [`Transport::flush_beyond`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn transport_flush_beyond(&self) -> Option<crate::pipe::transport::FlushBeyond> {
+        if !self.wrote.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.data.flush_beyond()
+    }
+
+    /// A flush's I/O error as the pipe error it stands for.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn flush_error(&self, e: std::io::Error) -> Error {
+        self.io_error(e, true)
+    }
+
     /// The error of a flush that cannot finish because the stream ended
     /// (what [`Conn::flush`] returns when its wait sees a hang-up).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
@@ -410,7 +466,7 @@ impl Conn {
 
     fn push_unsent(&self, unsent: &mut Vec<u8>) -> Result<bool> {
         while !unsent.is_empty() {
-            match self.data.send(unsent, true) {
+            match self.counted(self.data.send(unsent, true)) {
                 Ok(n) => drop(unsent.drain(..n)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -478,7 +534,106 @@ impl Conn {
                 self.wait_writable()?;
             }
         }
-        self.data.wait_drained().map_err(|e| self.io_error(e, true))
+        match self.data.wait_drained() {
+            Ok(()) => {}
+            // The relay may have passed everything on and gone: the remote
+            // client's last word decides (`flush_through_relay`).
+            Err(e) if self.relayed && e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(self.io_error(e, true)),
+        }
+        if self.relayed {
+            self.flush_through_relay()?;
+        }
+        Ok(())
+    }
+
+    /// Whether a flush that found the peer gone must still ask the relay
+    /// (see [`Conn::flush`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn relay_decides(&self, flush_error: &Error) -> bool {
+        self.relayed && matches!(flush_error, Error::NoData | Error::BrokenPipe)
+    }
+
+    /// The rest of a flush on a relayed connection, once the relay has read
+    /// everything: ask it, and wait for its answer.
+    fn flush_through_relay(&self) -> Result<()> {
+        let _one = lock(&self.relay_flush);
+        let flush = self.ask_relay_to_flush();
+        while !self.relay_flushed(flush)? {
+            socket::wait_readable(self.ctl.as_fd(), None).map_err(|e| self.io_error(e, true))?;
+        }
+        Ok(())
+    }
+
+    /// Sends the relay a flush request. Call it only once the relay has
+    /// read everything written (the request overtakes data still in the
+    /// socket). A relay already gone gets no request: the remote client's
+    /// last word (`Control::ClientRead`), if it left one, still decides.
+    pub fn ask_relay_to_flush(&self) -> RelayFlush {
+        let upto = self.sent.load(Ordering::Acquire);
+        let id = self.relay_flush_asked.fetch_add(1, Ordering::AcqRel) + 1;
+        let asked = socket::send(self.ctl.as_fd(), &Control::Flush(id).encode(), false).is_ok();
+        RelayFlush {
+            id: asked.then_some(id),
+            upto,
+        }
+    }
+
+    /// Takes the relay's answers from the control socket without waiting:
+    /// whether `flush` is done. The relay answers in order, so an answer
+    /// for a later id covers every earlier one (and a task that gave up
+    /// waiting leaves nothing behind).
+    ///
+    /// # Errors
+    /// The end of the connection, as a flush reports it: the relay is gone
+    /// (the remote client closed or was lost, or this end disconnected)
+    /// and the remote client did not read everything first.
+    pub fn relay_flushed(&self, flush: RelayFlush) -> Result<bool> {
+        let mut buf = [0u8; 16];
+        loop {
+            let answered = flush
+                .id
+                .is_some_and(|id| self.relay_flush_done.load(Ordering::Acquire) >= id);
+            if answered || self.relay_client_read.load(Ordering::Acquire) >= flush.upto {
+                return Ok(true);
+            }
+            match socket::recv(self.ctl.as_fd(), &mut buf, true) {
+                Ok(0) => return Err(self.flush_ended()),
+                Ok(n) => match Control::decode(&buf[..n]) {
+                    Ok(Control::Flushed(done)) => {
+                        self.relay_flush_done.fetch_max(done, Ordering::AcqRel);
+                    }
+                    Ok(Control::ClientRead(bytes)) => {
+                        self.relay_client_read.fetch_max(bytes, Ordering::AcqRel);
+                    }
+                    _ => {}
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Nothing more will come from a relay that is gone.
+                    return match flush.id {
+                        Some(_) => Ok(false),
+                        None => Err(self.flush_ended()),
+                    };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_error(e, true)),
+            }
+        }
+    }
+
+    /// Sends, counting what was sent (for [`RelayFlush`]).
+    fn counted(&self, sent: std::io::Result<usize>) -> std::io::Result<usize> {
+        if let Ok(n) = sent {
+            self.sent.fetch_add(n as u64, Ordering::AcqRel);
+        }
+        sent
+    }
+
+    /// The control socket, for a front end that waits for the relay's
+    /// answer itself (see [`relay_flushed`](Self::relay_flushed)).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub fn control_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.ctl.as_fd()
     }
 
     /// Half-close: the peer's reads end after what was written (a message
@@ -496,10 +651,16 @@ impl Conn {
     /// DisconnectNamedPipe, server side: tell the client, then cut the data
     /// socket (waking every thread blocked on it). Unread data is discarded.
     pub fn disconnect(&self) {
+        // First, so a thread woken below reads "not connected".
+        self.state.store(SHUT_HERE, Ordering::Release);
         if self.end == PipeEnd::Server {
             let _ = socket::send(self.ctl.as_fd(), &Control::Disconnect.encode(), true);
+            if self.relayed {
+                // Wakes a flush waiting for the relay's answer. The relay
+                // still reads the notice: it is queued on its end already.
+                let _ = socket::shutdown(self.ctl.as_fd());
+            }
         }
-        self.state.store(SHUT_HERE, Ordering::Release);
         self.data.shutdown();
     }
 
@@ -561,7 +722,10 @@ impl Conn {
             Ok(n) if n > 0 => match Control::decode(&buf[..n]) {
                 Ok(Control::Disconnect) => Some(DISCONNECTED_BY_SERVER),
                 Ok(Control::Denied) => Some(DENIED_BY_SERVER),
-                Err(_) => None,
+                // Flushes pass only between a server and a relay.
+                Ok(Control::Flush(_) | Control::Flushed(_) | Control::ClientRead(_)) | Err(_) => {
+                    None
+                }
             },
             _ => None,
         }
@@ -576,6 +740,15 @@ impl Conn {
             _ => Error::Io(e),
         }
     }
+}
+
+/// A flush asked of the relay (see [`Conn::through_relay`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RelayFlush {
+    /// The request's id; `None` when the relay was gone already.
+    id: Option<u64>,
+    /// Bytes sent before it: a remote client that read as many is done.
+    upto: u64,
 }
 
 fn outcome(out: proto::ReadOutcome) -> MessageRead {

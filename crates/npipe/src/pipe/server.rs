@@ -568,13 +568,19 @@ impl NamedPipeServer {
             let _ = socket::set_send_buffer(data.as_fd(), meta.out_buffer as usize);
         }
         let message = meta.pipe_mode == PipeMode::Message;
-        let conn = Arc::new(Conn::new(
+        let conn = Conn::new(
             Box::new(UnixStreamTransport::new(data)),
             ctl,
             message,
             PipeEnd::Server,
             peer,
-        ));
+        );
+        // Past here a claim is believed: the peer is npiped's relay.
+        let conn = Arc::new(if claim.is_some() {
+            conn.through_relay()
+        } else {
+            conn
+        });
         let mut phase = lock(&self.phase);
         match &*phase {
             // Another thread was quicker; this connection is a dead one.

@@ -46,7 +46,19 @@ pub(crate) trait Transport: Send + Sync + fmt::Debug {
     /// waiting.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fn unread_by_peer(&self) -> io::Result<usize>;
+    /// What a flush waits for once `unread_by_peer` is zero, for a front
+    /// end that does its own waiting: a request made now, resolving when
+    /// the far end has read everything (a relay's peer), or `None` when
+    /// the peer's socket is the far end.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fn flush_beyond(&self) -> Option<FlushBeyond> {
+        None
+    }
 }
+
+/// See [`Transport::flush_beyond`].
+pub(crate) type FlushBeyond =
+    std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send>>;
 
 /// The transport over a connected Unix stream socket.
 #[derive(Debug)]

@@ -200,6 +200,9 @@ impl RemoteClaim {
 
 const CONTROL_DISCONNECT: u8 = 1;
 const CONTROL_DENIED: u8 = 2;
+const CONTROL_FLUSH: u8 = 3;
+const CONTROL_FLUSHED: u8 = 4;
+const CONTROL_CLIENT_READ: u8 = 5;
 
 /// A message on the control socket, one per `SOCK_SEQPACKET` datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,23 +212,49 @@ pub enum Control {
     /// The server refused this client after connecting (its credentials,
     /// its access, or an untrusted remote claim): `ERROR_ACCESS_DENIED`.
     Denied,
+    /// Server to relay: the relay has read everything the server wrote;
+    /// answer with `Flushed` of this id once the *remote* client has read
+    /// it too (`FlushFileBuffers` on the server of a remote client).
+    Flush(u64),
+    /// Relay to server: every flush up to this id is done.
+    Flushed(u64),
+    /// Relay to server: the remote client closed having read this many
+    /// bytes of the server's stream in all (every flush of no more is
+    /// done, even one asked after the relay is gone).
+    ClientRead(u64),
 }
 
 impl Control {
-    /// The datagram's bytes.
+    /// The datagram's bytes: a code, and for the flushes the id or count
+    /// (`u64`, little-endian).
     pub fn encode(&self) -> Vec<u8> {
+        let with_id = |code: u8, id: &u64| {
+            let mut bytes = vec![code];
+            bytes.extend_from_slice(&id.to_le_bytes());
+            bytes
+        };
         match self {
             Control::Disconnect => vec![CONTROL_DISCONNECT],
             Control::Denied => vec![CONTROL_DENIED],
+            Control::Flush(id) => with_id(CONTROL_FLUSH, id),
+            Control::Flushed(id) => with_id(CONTROL_FLUSHED, id),
+            Control::ClientRead(bytes) => with_id(CONTROL_CLIENT_READ, bytes),
         }
     }
 
     /// Parses one datagram.
     ///
     /// # Errors
-    /// [`ProtoError::BadControl`] for an empty datagram or extra bytes,
-    /// [`ProtoError::UnknownControl`] for a code this side does not know.
+    /// [`ProtoError::BadControl`] for an empty datagram or one of the wrong
+    /// length for its code, [`ProtoError::UnknownControl`] for a code this
+    /// side does not know.
     pub fn decode(datagram: &[u8]) -> Result<Control, ProtoError> {
+        let id = |rest: &[u8]| -> Result<u64, ProtoError> {
+            let bytes: [u8; 8] = rest
+                .try_into()
+                .map_err(|_| ProtoError::BadControl("a flush id is 8 bytes"))?;
+            Ok(u64::from_le_bytes(bytes))
+        };
         match datagram {
             [] => Err(ProtoError::BadControl("empty datagram")),
             [CONTROL_DISCONNECT] => Ok(Control::Disconnect),
@@ -233,6 +262,9 @@ impl Control {
             [CONTROL_DISCONNECT | CONTROL_DENIED, ..] => {
                 Err(ProtoError::BadControl("extra bytes after the code"))
             }
+            [CONTROL_FLUSH, rest @ ..] => Ok(Control::Flush(id(rest)?)),
+            [CONTROL_FLUSHED, rest @ ..] => Ok(Control::Flushed(id(rest)?)),
+            [CONTROL_CLIENT_READ, rest @ ..] => Ok(Control::ClientRead(id(rest)?)),
             [code, ..] => Err(ProtoError::UnknownControl(*code)),
         }
     }
@@ -344,5 +376,19 @@ mod tests {
             Control::decode(&[1, 0]),
             Err(ProtoError::BadControl(_))
         ));
+        for control in [
+            Control::Flush(0),
+            Control::Flushed(u64::MAX - 1),
+            Control::ClientRead(1 << 40),
+        ] {
+            let bytes = control.encode();
+            assert_eq!(bytes.len(), 9);
+            assert_eq!(Control::decode(&bytes), Ok(control));
+            assert!(Control::decode(&bytes[..8]).is_err());
+            let mut long = bytes.clone();
+            long.push(0);
+            assert!(Control::decode(&long).is_err());
+        }
+        assert_eq!(Control::Flush(0x0102).encode(), [3, 2, 1, 0, 0, 0, 0, 0, 0]);
     }
 }

@@ -31,7 +31,11 @@ impl NamedPipeClient {
     /// the blocking [`ClientOptions::open`]'s checks and errors. Does not
     /// wait for an instance ([`Error::PipeBusy`] when all are taken: see
     /// [`wait`](Self::wait) and [`open_wait`](Self::open_wait)); it makes
-    /// a few quick file-system calls on the calling thread.
+    /// a few quick file-system calls on the calling thread. A remote name
+    /// (`\\host\pipe\NAME`, feature `remote`) makes its connection to
+    /// `npiped` on the calling thread too (TCP, TLS, one round trip; at
+    /// most the connect time-out): in a task, prefer
+    /// [`open_wait`](Self::open_wait), which awaits it.
     #[doc(alias = "CreateFile")]
     pub fn open(options: &ClientOptions, name: impl AsRef<str>) -> Result<NamedPipeClient> {
         Ok(NamedPipeClient::from_blocking(options.open(name)?))
@@ -50,7 +54,9 @@ impl NamedPipeClient {
     /// changes (inotify, through the runtime's reactor; one watch per pipe
     /// for all the tasks of a runtime), never on a timer. As on Windows, a
     /// free instance is not reserved: [`open`](Self::open) can still find
-    /// it taken; [`open_wait`](Self::open_wait) loops for you.
+    /// it taken; [`open_wait`](Self::open_wait) loops for you. For a
+    /// remote name (feature `remote`), `npiped` on that host waits next to
+    /// the pipe and this task awaits its answer.
     ///
     /// # Cancellation
     /// Cancel safe: it only waits.
@@ -65,6 +71,10 @@ impl NamedPipeClient {
         name: impl AsRef<str>,
         timeout: impl Into<WaitTimeout>,
     ) -> Result<()> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = crate::pipe::client::remote_name(name.as_ref())? {
+            return crate::net::wait_async(options, &remote, timeout.into()).await;
+        }
         let target = options.wait_target(name.as_ref(), timeout.into())?;
         let watch = watch_dir(target.dir.as_fd())?;
         let mut mark = watch.mark();
@@ -86,10 +96,14 @@ impl NamedPipeClient {
     /// when all are busy: [`open`](Self::open) and [`wait`](Self::wait) in
     /// the loop Windows programs write. Tasks of one runtime waiting for
     /// the same pipe take turns, first come first served, so an instance
-    /// that frees up makes one of them look, not all.
+    /// that frees up makes one of them look, not all. A remote name
+    /// (feature `remote`) is one request: `npiped` on that host opens the
+    /// pipe, waiting for a free instance next to it, and this task awaits
+    /// the answer.
     ///
     /// # Cancellation
-    /// Cancel safe: dropped before it resolves, it has opened nothing.
+    /// Cancel safe: dropped before it resolves, it has opened nothing (a
+    /// remote open under way finishes on its own and is closed at once).
     ///
     /// # Errors
     /// As [`open`](Self::open) and [`wait`](Self::wait).
@@ -99,6 +113,13 @@ impl NamedPipeClient {
         timeout: impl Into<WaitTimeout>,
     ) -> Result<NamedPipeClient> {
         let name = name.as_ref();
+        #[cfg(feature = "remote")]
+        if let Some(remote) = crate::pipe::client::remote_name(name)? {
+            // One request: npiped waits for a free instance next to the pipe.
+            let wait = crate::net::wire_wait(timeout.into());
+            let client = crate::net::open_async(options, &remote, wait).await?;
+            return Ok(NamedPipeClient::from_blocking(client));
+        }
         match options.open(name) {
             Err(Error::PipeBusy { .. }) => {}
             other => return Ok(NamedPipeClient::from_blocking(other?)),

@@ -47,6 +47,28 @@ pub(crate) struct AsyncConn {
     /// `poll_flush`'s bounded re-check after a wake-up (see
     /// [`socket::wait_drained`] for the race it closes).
     flush_recheck: Mutex<Option<Pin<Box<::tokio::time::Sleep>>>>,
+    /// The server end of a remote client's connection: its control socket,
+    /// registered, where the relay answers flushes (see
+    /// [`Conn::through_relay`]).
+    relay_ctl: Option<Arc<AsyncFd<OwnedFd>>>,
+    /// `poll_flush`'s wait past the peer's socket, once started.
+    flush_beyond: Mutex<PendingFlush>,
+}
+
+type BoxedFlush = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// A flush's wait under way, kept between polls.
+#[derive(Default)]
+struct PendingFlush(Option<BoxedFlush>);
+
+impl std::fmt::Debug for PendingFlush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "PendingFlush(waiting)"
+        } else {
+            "PendingFlush(none)"
+        })
+    }
 }
 
 impl AsyncConn {
@@ -54,12 +76,50 @@ impl AsyncConn {
     pub fn new(conn: Arc<Conn>) -> Result<AsyncConn> {
         let fd = socket::duplicate(conn.readiness_fd())?;
         let fd = register_with(fd, Interest::READABLE | Interest::WRITABLE)?;
+        let relay_ctl = if conn.is_relayed() {
+            let ctl = socket::duplicate(conn.control_fd())?;
+            Some(Arc::new(register_with(ctl, Interest::READABLE)?))
+        } else {
+            None
+        };
         Ok(AsyncConn {
             conn,
             fd,
             unsent_waiters: Mutex::new(Vec::new()),
             flush_recheck: Mutex::new(None),
+            relay_ctl,
+            flush_beyond: Mutex::default(),
         })
+    }
+
+    /// What a flush waits for once the peer's socket is drained: the far
+    /// end's reads when the peer is a relay (`npiped` for this server, or
+    /// the pump of a remote client handle). The request is made when this
+    /// is called; the future owns what it needs, so `poll_flush` can keep
+    /// it between polls.
+    fn flush_beyond(&self) -> Option<BoxedFlush> {
+        if let Some(remote) = self.conn.transport_flush_beyond() {
+            let conn = Arc::clone(&self.conn);
+            return Some(Box::pin(async move {
+                remote.await.map_err(|e| conn.flush_error(e))
+            }));
+        }
+        let ctl = Arc::clone(self.relay_ctl.as_ref()?);
+        let conn = Arc::clone(&self.conn);
+        Some(Box::pin(async move {
+            let flush = conn.ask_relay_to_flush();
+            // Any task may take the relay's answers off the socket; each
+            // looks at what was taken before it waits (and the readiness
+            // is cleared only after a look that found the socket empty).
+            while !conn.relay_flushed(flush)? {
+                let mut guard = ctl.readable().await?;
+                if conn.relay_flushed(flush)? {
+                    break;
+                }
+                guard.clear_ready();
+            }
+            Ok(())
+        }))
     }
 
     // ---- async fns: any number of tasks may wait at once ----
@@ -134,6 +194,20 @@ impl AsyncConn {
     /// next wait is bounded by [`socket::DRAIN_RECHECK`]; this needs the
     /// runtime's time driver.
     pub async fn flush(&self) -> Result<()> {
+        match self.flush_socket().await {
+            Ok(()) => {}
+            Err(e) if self.conn.relay_decides(&e) => {}
+            Err(e) => return Err(e),
+        }
+        match self.flush_beyond() {
+            Some(beyond) => beyond.await,
+            None => Ok(()),
+        }
+    }
+
+    /// The first part of [`flush`](Self::flush): until the peer has read
+    /// everything from the socket.
+    async fn flush_socket(&self) -> Result<()> {
         self.push_unsent().await?;
         let mut woken = false;
         loop {
@@ -233,6 +307,34 @@ impl AsyncConn {
 
     /// `AsyncWrite::poll_flush`: [`flush`](Self::flush) as a poll function.
     pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // A wait past the socket under way finishes first.
+        {
+            let mut beyond = lock(&self.flush_beyond);
+            if let Some(wait) = beyond.0.as_mut() {
+                let done = ready!(wait.as_mut().poll(cx));
+                beyond.0 = None;
+                return Poll::Ready(done);
+            }
+        }
+        match ready!(self.poll_flush_socket(cx)) {
+            Ok(()) => {}
+            Err(e) if self.conn.relay_decides(&e) => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+        let Some(mut wait) = self.flush_beyond() else {
+            return Poll::Ready(Ok(()));
+        };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(done) => Poll::Ready(done),
+            Poll::Pending => {
+                lock(&self.flush_beyond).0 = Some(wait);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// [`flush_socket`](Self::flush_socket) as a poll function.
+    fn poll_flush_socket(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         ready!(self.poll_push_unsent(cx))?;
         loop {
             if self.conn.unread_by_peer()? == 0 {

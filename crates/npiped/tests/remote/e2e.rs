@@ -286,7 +286,6 @@ fn read_mode_changes_on_an_open_handle() {
     server.connect().unwrap();
     server.write_message(b"ab").unwrap();
     server.write_message(b"cd").unwrap();
-    server.flush_buffers().unwrap();
     // Byte read mode reads across message boundaries.
     let mut buf = [0u8; 4];
     let mut got = 0;

@@ -6,10 +6,12 @@
 //! hosts in network namespaces; `child` is the entry point of helper
 //! processes (this test binary run again).
 
+mod async_names;
 mod child;
 mod cli;
 mod e2e;
 mod faults;
+mod flush;
 mod hostile;
 mod limits;
 mod netns;

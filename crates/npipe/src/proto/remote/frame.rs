@@ -80,6 +80,11 @@ pub enum FrameType {
     Ping = 19,
     /// Either way: answer to `Ping`.
     Pong = 20,
+    /// Client → server, just before `Close`: the handle closed having read
+    /// everything it received, this many bytes of the server's stream in
+    /// all (so a flush the pipe server makes after the close can tell
+    /// whether its data was read).
+    AllRead = 21,
 }
 
 impl FrameType {
@@ -106,6 +111,7 @@ impl FrameType {
             18 => InfoReply,
             19 => Ping,
             20 => Pong,
+            21 => AllRead,
             _ => return None,
         })
     }
@@ -254,6 +260,8 @@ pub enum Frame {
     Ping,
     /// See [`FrameType::Pong`].
     Pong,
+    /// See [`FrameType::AllRead`].
+    AllRead(u64),
 }
 
 impl Frame {
@@ -280,6 +288,7 @@ impl Frame {
             Frame::InfoReply { .. } => FrameType::InfoReply,
             Frame::Ping => FrameType::Ping,
             Frame::Pong => FrameType::Pong,
+            Frame::AllRead(_) => FrameType::AllRead,
         }
     }
 
@@ -347,6 +356,7 @@ impl Frame {
                 w.u32(*id);
                 w.u32(*instances);
             }
+            Frame::AllRead(bytes) => w.u64(*bytes),
             Frame::WaitDone
             | Frame::Eof
             | Frame::Close
@@ -462,6 +472,7 @@ impl Frame {
             },
             FrameType::Ping => Frame::Ping,
             FrameType::Pong => Frame::Pong,
+            FrameType::AllRead => Frame::AllRead(r.u64()?),
         };
         if !r.bytes.is_empty() {
             return Err(r.malformed("extra bytes after the last field"));
@@ -560,6 +571,9 @@ impl Writer<'_> {
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
     fn bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b);
     }
@@ -613,6 +627,10 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, RemoteError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, RemoteError> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("took 8 bytes")))
     }
     fn str(&mut self, max: usize) -> Result<String, RemoteError> {
         let len = self.u16()? as usize;
@@ -707,6 +725,7 @@ mod tests {
             },
             Frame::Ping,
             Frame::Pong,
+            Frame::AllRead(0x0102_0304_0506_0708),
         ]
     }
 

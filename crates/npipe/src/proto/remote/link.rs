@@ -66,9 +66,10 @@ pub enum Event {
     Close,
     /// The server disconnected the client (client role only).
     Disconnected,
-    /// Answer once everything received so far is read (server role only).
+    /// Answer once everything received so far is read: the client's
+    /// `FlushFileBuffers`, or the pipe server's (either role).
     Flush(u32),
-    /// The answer to a flush: 0 or a Win32 code (client role only).
+    /// The answer to a flush: 0 or a Win32 code (either role).
     Flushed {
         /// The request id.
         id: u32,
@@ -88,6 +89,9 @@ pub enum Event {
         /// Instances that exist now.
         instances: u32,
     },
+    /// The client's handle closed having read this many bytes in all,
+    /// everything it received (server role only; `Close` follows).
+    AllRead(u64),
     /// The server ends the connection with an error (client role only).
     Error {
         /// The Win32 code.
@@ -194,12 +198,15 @@ impl Link {
                     self.peer_closed = true;
                     Event::Error { code, message }
                 }
-                Frame::Flushed { id, status } if client => Event::Flushed { id, status },
+                // Flushes go both ways: the client's reach the pipe server,
+                // the pipe server's reach the client.
+                Frame::Flushed { id, status } => Event::Flushed { id, status },
+                Frame::Flush(id) => Event::Flush(id),
                 Frame::Synced(id) if client => Event::Synced(id),
                 Frame::InfoReply { id, instances } if client => Event::InfoReply { id, instances },
-                Frame::Flush(id) if !client => Event::Flush(id),
                 Frame::Sync(id) if !client => Event::Sync(id),
                 Frame::Info(id) if !client => Event::Info(id),
+                Frame::AllRead(bytes) if !client => Event::AllRead(bytes),
                 other => return Err(RemoteError::UnexpectedFrame(other.frame_type())),
             };
             return Ok(Some(event));
@@ -399,8 +406,9 @@ mod tests {
                     message: String::new(),
                 },
             ),
-            (Role::Client, Frame::Flush(1)),
             (Role::Client, Frame::Info(1)),
+            (Role::Client, Frame::AllRead(1)),
+            (Role::Client, Frame::Sync(1)),
             (
                 Role::Client,
                 Frame::Open(super::super::frame::OpenRequest {
@@ -474,5 +482,17 @@ mod tests {
             at_client,
             [Event::Flushed { id: 7, status: 0 }, Event::Disconnected]
         );
+    }
+
+    #[test]
+    fn the_pipe_servers_flush_goes_to_the_client_after_its_data() {
+        let mut p = Pair::new(64);
+        p.server.send_data(b"xyz");
+        p.server.send(&Frame::Flush(3));
+        let (at_client, _) = p.drive();
+        assert_eq!(at_client, [Event::Data(b"xyz".to_vec()), Event::Flush(3)]);
+        p.client.send(&Frame::Flushed { id: 3, status: 0 });
+        let (_, at_server) = p.drive();
+        assert_eq!(at_server, [Event::Flushed { id: 3, status: 0 }]);
     }
 }

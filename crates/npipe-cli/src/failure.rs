@@ -272,7 +272,8 @@ fn remote_hint(err: &Error, name: &str, host: &str) -> Option<String> {
         }
         Error::AccessDenied { reason, .. } if reason.contains("remote principal") => format!(
             "The server on {host} lets in only some principals: add this one with \
-             --allow-remote-principal NAME (a client certificate's name, or a token's name)."
+             --allow-remote-principal NAME (a client certificate's name, or a token's name: \
+             for npiped's --token-file, its --token-name, default `token`)."
         ),
         Error::AccessDenied { .. } => format!(
             "The server on {host} decides who may connect: `npipe serve {pipe} --accept-remote`, \

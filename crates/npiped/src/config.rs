@@ -10,6 +10,10 @@ use serde::Deserialize;
 /// The port npiped listens on by default.
 pub const DEFAULT_PORT: u16 = npipe::net::DEFAULT_PORT;
 
+/// The principal of the `--token-file` token when `--token-name` is not
+/// given.
+pub const DEFAULT_TOKEN_NAME: &str = "token";
+
 /// A configuration error, naming where it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{source_name}: {message}")]
@@ -187,8 +191,11 @@ pub struct Overrides {
     pub key: Option<PathBuf>,
     /// `--client-ca`
     pub client_ca: Option<PathBuf>,
-    /// `--token-file` (principal `token`)
+    /// `--token-file`
     pub token_file: Option<PathBuf>,
+    /// `--token-name`: the principal of the `--token-file` token
+    /// ([`DEFAULT_TOKEN_NAME`] when not given).
+    pub token_name: Option<String>,
     /// `--max-connections`
     pub max_connections: Option<usize>,
     /// `--idle-timeout` in seconds
@@ -270,17 +277,25 @@ impl Config {
             };
             tokens.push(check_token(t.name, secret).map_err(|m| err(&key, m))?);
         }
+        let cli_err = |option: &str, message: String| ConfigError {
+            source_name: "command line".into(),
+            message: format!("{option}: {message}"),
+        };
         if let Some(file) = &overrides.token_file {
-            let secret = read_secret(file).map_err(|m| ConfigError {
-                source_name: "command line".into(),
-                message: format!("--token-file: {m}"),
-            })?;
-            tokens.push(
-                check_token("token".into(), secret).map_err(|m| ConfigError {
-                    source_name: "command line".into(),
-                    message: format!("--token-file: {m}"),
-                })?,
-            );
+            let name = overrides
+                .token_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOKEN_NAME.into());
+            check_principal_name(&name).map_err(|m| cli_err("--token-name", m))?;
+            let secret = read_secret(file).map_err(|m| cli_err("--token-file", m))?;
+            tokens.push(check_token(name, secret).map_err(|m| cli_err("--token-file", m))?);
+        } else if overrides.token_name.is_some() {
+            // Silently ignoring it would leave the operator thinking the
+            // name applies to some other token.
+            return Err(cli_err(
+                "--token-name",
+                "needs --token-file (the token it names)".into(),
+            ));
         }
         if client_ca.is_none() && pinned.is_empty() && tokens.is_empty() {
             return Err(err(
@@ -434,10 +449,26 @@ fn check_token(name: String, secret: String) -> Result<Token, String> {
     if secret.len() > npipe::proto::remote::frame::MAX_TOKEN_LEN {
         return Err("a token must be at most 1024 bytes".into());
     }
+    check_principal_name(&name)?;
+    Ok(Token { name, secret })
+}
+
+/// A token's name is the principal pipe servers see and compare with
+/// their `allow_remote_principal` list, so it must reach them whole: the
+/// remote claim cuts longer fields, and a pipe server refuses a claim with
+/// a NUL. Other control characters would garble the logs.
+fn check_principal_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("a token needs a name (the principal servers see)".into());
     }
-    Ok(Token { name, secret })
+    if name.chars().any(char::is_control) {
+        return Err(format!("the name {name:?} has a control character"));
+    }
+    let max = npipe::proto::MAX_REMOTE_CLAIM_FIELD_LEN;
+    if name.len() > max {
+        return Err(format!("a token's name must be at most {max} bytes"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -465,6 +496,7 @@ mod tests {
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\nclient_ca=\"ca\"\n[limits]\nidle_timeout_secs = -1\n", "limits.idle_timeout_secs"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\npinned=[{sha256=\"xyz\"}]\n", "auth.pinned[0].sha256"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\ntokens=[{name=\"a\", token=\"short\"}]\n", "auth.tokens[0]"),
+            ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\ntokens=[{name=\"a\\u0000b\", token=\"a-test-token-0123456789\"}]\n", "auth.tokens[0]"),
             ("[tls]\ncert=\"c\"\n[auth]\nclient_ca=\"ca\"\n", "tls.key"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\ncolour=1\n", "colour"),
         ];
@@ -491,6 +523,73 @@ mod tests {
         assert_eq!(c.cert, dir.join("c.pem"));
         assert_eq!(c.limits, Limits::default());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Overrides with a certificate, a key and a `--token-file` holding a
+    /// good secret, in `dir`.
+    fn token_file_overrides(dir: &Path) -> Overrides {
+        std::fs::create_dir_all(dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "a-test-token-0123456789\n").unwrap();
+        Overrides {
+            cert: Some("c.pem".into()),
+            key: Some("k.pem".into()),
+            token_file: Some(file),
+            ..Overrides::default()
+        }
+    }
+
+    fn token_name_dir(case: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "npiped-config-token-name-{}-{case}",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn the_token_file_stands_for_token_unless_token_name_says() {
+        let dir = token_name_dir("names");
+        let mut o = token_file_overrides(&dir);
+        let c = Config::load(None, &o).unwrap();
+        let names: Vec<_> = c.tokens.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["token"]);
+        assert_eq!(c.tokens[0].secret, "a-test-token-0123456789");
+
+        o.token_name = Some("alice".into());
+        let c = Config::load(None, &o).unwrap();
+        let names: Vec<_> = c.tokens.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["alice"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_token_name_that_would_not_reach_pipe_servers_whole_is_refused() {
+        let dir = token_name_dir("bad");
+        let mut o = token_file_overrides(&dir);
+        let too_long = "a".repeat(npipe::proto::MAX_REMOTE_CLAIM_FIELD_LEN + 1);
+        for bad in ["", "al\0ice", "alice\n", too_long.as_str()] {
+            o.token_name = Some(bad.into());
+            let e = Config::load(None, &o).unwrap_err().to_string();
+            assert!(e.starts_with("command line: --token-name: "), "{e}");
+        }
+        // The longest name that fits is accepted.
+        o.token_name = Some(too_long[1..].into());
+        assert!(Config::load(None, &o).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn token_name_without_token_file_is_refused() {
+        let o = Overrides {
+            cert: Some("c.pem".into()),
+            key: Some("k.pem".into()),
+            client_ca: Some("ca.pem".into()),
+            token_name: Some("alice".into()),
+            ..Overrides::default()
+        };
+        let e = Config::load(None, &o).unwrap_err().to_string();
+        assert!(e.starts_with("command line: --token-name: "), "{e}");
+        assert!(e.contains("--token-file"), "{e}");
     }
 
     #[test]

@@ -31,9 +31,14 @@ struct Cli {
     /// Accept client certificates signed by this CA (PEM), `auth.client_ca`.
     #[arg(long, value_name = "FILE")]
     client_ca: Option<PathBuf>,
-    /// Accept this shared token (a file holding it); its principal is `token`.
+    /// Accept this shared token (a file holding it), as the principal
+    /// --token-name gives.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// The principal servers see for the --token-file token, the name their
+    /// allow_remote_principal lists [default: token].
+    #[arg(long, value_name = "NAME")]
+    token_name: Option<String>,
     /// Connections served at once [default: 1024].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
@@ -103,6 +108,7 @@ fn serve(cli: Cli) -> ExitCode {
         key: cli.key,
         client_ca: cli.client_ca,
         token_file: cli.token_file,
+        token_name: cli.token_name,
         max_connections: cli.max_connections,
         idle_timeout_secs: cli.idle_timeout,
         shutdown_grace_secs: cli.shutdown_grace,

@@ -22,6 +22,10 @@ const FLAG_REMOTE: u16 = 1 << 2;
 /// The largest [`RemoteClaim`] block, in bytes.
 pub const MAX_REMOTE_CLAIM_LEN: usize = 2048;
 
+/// The longest field of a [`RemoteClaim`], in bytes; longer ones are cut.
+/// Three fit in [`MAX_REMOTE_CLAIM_LEN`] with their lengths.
+pub const MAX_REMOTE_CLAIM_FIELD_LEN: usize = 600;
+
 /// What the client opened the pipe for (`GENERIC_READ` / `GENERIC_WRITE` in
 /// `dwDesiredAccess` of `CreateFile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,11 +152,12 @@ pub struct RemoteClaim {
 const REMOTE_CLAIM_FORMAT: u8 = 1;
 
 impl RemoteClaim {
-    /// The block's bytes; fields are cut to fit [`MAX_REMOTE_CLAIM_LEN`].
+    /// The block's bytes; fields are cut to [`MAX_REMOTE_CLAIM_FIELD_LEN`]
+    /// to fit [`MAX_REMOTE_CLAIM_LEN`].
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![REMOTE_CLAIM_FORMAT];
         for field in [&self.principal, &self.computer_name, &self.address] {
-            let mut end = field.len().min(600);
+            let mut end = field.len().min(MAX_REMOTE_CLAIM_FIELD_LEN);
             while !field.is_char_boundary(end) {
                 end -= 1;
             }

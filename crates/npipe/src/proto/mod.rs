@@ -73,8 +73,8 @@ mod proptests;
 
 pub use frame::{decode_header, encode_header, encode_message};
 pub use handshake::{
-    ClientAccess, Control, Hello, RemoteClaim, HELLO_LEN, HELLO_MAGIC, MAX_REMOTE_CLAIM_LEN,
-    PROTOCOL_VERSION,
+    ClientAccess, Control, Hello, RemoteClaim, HELLO_LEN, HELLO_MAGIC, MAX_REMOTE_CLAIM_FIELD_LEN,
+    MAX_REMOTE_CLAIM_LEN, PROTOCOL_VERSION,
 };
 pub use recv::{PeekInfo, ReadMode, ReadOutcome, RecvBuffer, DEFAULT_RECV_CHUNK};
 pub use rules::{check_read_mode, check_transact, ReadModeRefusal, TransactRefusal};

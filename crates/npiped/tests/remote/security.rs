@@ -80,6 +80,49 @@ fn tokens_right_and_wrong() {
     (&server).read_exact(&mut b).unwrap();
 }
 
+/// Client options that authenticate with [`TOKEN`] alone, no certificate.
+fn token_client(w: &World) -> npipe::ClientOptions {
+    let mut remote = npipe::net::RemoteOptions::new();
+    remote
+        .port(w.daemon.addr.port())
+        .address("127.0.0.1")
+        .ca_file(&w.certs.ca_cert)
+        .token(TOKEN);
+    let mut options = npipe::ClientOptions::new();
+    options.remote(remote);
+    options
+}
+
+#[test]
+fn token_name_is_the_principal_of_the_token_file() {
+    let w = World::with("token-name", Auth::TokenFile(Some("alice")), &[]);
+    let server = w
+        .server()
+        .allow_remote_principal("alice")
+        .create(r"\\.\pipe\alice-only")
+        .unwrap();
+    let client = token_client(&w)
+        .open(r"\\localhost\pipe\alice-only")
+        .unwrap();
+    server.connect().unwrap();
+    assert_eq!(server.remote_principal().unwrap().as_deref(), Some("alice"));
+    (&client).write_all(b"t").unwrap();
+    let mut b = [0u8; 1];
+    (&server).read_exact(&mut b).unwrap();
+}
+
+#[test]
+fn without_token_name_the_token_file_is_not_alice() {
+    let w = World::with("token-default-name", Auth::TokenFile(None), &[]);
+    let _server = w
+        .server()
+        .allow_remote_principal("alice")
+        .create(r"\\.\pipe\alice-only")
+        .unwrap();
+    let reason = denied(token_client(&w).open(r"\\localhost\pipe\alice-only"));
+    assert!(reason.contains("\"token\""), "{reason}");
+}
+
 #[test]
 fn a_pipe_that_rejects_remote_clients_refuses_them() {
     let w = World::new("reject");

@@ -52,6 +52,9 @@ pub enum Auth {
     Ca,
     /// A shared token.
     Token(&'static str),
+    /// [`TOKEN`] from `--token-file`, with `--token-name NAME` when given;
+    /// nothing else in the file.
+    TokenFile(Option<&'static str>),
 }
 
 pub const TOKEN: &str = "a-test-token-0123456789";
@@ -89,7 +92,18 @@ impl World {
         let mut text = std::fs::read_to_string(&config).unwrap();
         text.push_str(limits);
         std::fs::write(&config, text).unwrap();
-        let daemon = Daemon::start(&config, "127.0.0.1", &dir.path, extra_args, None);
+        let mut args: Vec<String> = Vec::new();
+        if let Auth::TokenFile(name) = auth {
+            let file = dir.path.join("token");
+            std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+            args.extend(["--token-file".into(), file.display().to_string()]);
+            if let Some(name) = name {
+                args.extend(["--token-name".into(), name.to_string()]);
+            }
+        }
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let daemon = Daemon::start(&config, "127.0.0.1", &dir.path, &args, None);
         World {
             dir,
             root,
@@ -130,6 +144,7 @@ pub fn write_config(dir: &Path, root: &Path, certs: &npiped::CertPaths, auth: &A
     let auth = match auth {
         Auth::Ca => format!("client_ca = {:?}\n", certs.ca_cert),
         Auth::Token(t) => format!("tokens = [{{ name = \"ci\", token = {t:?} }}]\n"),
+        Auth::TokenFile(_) => String::new(),
     };
     let text = format!(
         "root = {root:?}\n[tls]\ncert = {:?}\nkey = {:?}\n[auth]\n{auth}[limits]\nshutdown_grace_secs = 2\nhandshake_timeout_secs = 2\n",

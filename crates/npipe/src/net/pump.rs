@@ -308,12 +308,12 @@ where
                         let limit = server_flushes.front().map(|&(_, upto)| upto);
                         let _ = inbound.write_to(&app, &mut link, limit);
                         if let Some(reply) = syncs.remove(&id) {
-                            let _ = reply.send(Ok(()));
+                            reply.send(Ok(()));
                         }
                     }
                     Event::InfoReply { id, instances } => {
                         if let Some(reply) = infos.remove(&id) {
-                            let _ = reply.send(Ok(instances));
+                            reply.send(Ok(instances));
                         }
                     }
                     // The link refuses server-bound events on a client.
@@ -467,13 +467,13 @@ where
                     // Only a closing handle says it; the close follows.
                     Some(Command::ReadAtClose(bytes)) => link.send(&Frame::AllRead(bytes)),
                     Some(Command::Flush(reply)) if server_closed => {
-                        let _ = reply.send(Ok(0));
+                        reply.send(Ok(0));
                     }
                     Some(Command::Sync(reply)) if server_closed => {
-                        let _ = reply.send(Ok(()));
+                        reply.send(Ok(()));
                     }
                     Some(Command::Info(reply)) if server_closed => {
-                        let _ = reply.send(Err("the server closed the pipe".into()));
+                        reply.send(Err("the server closed the pipe".into()));
                     }
                     Some(Command::Flush(reply)) => {
                         flushes.insert(next_id, reply);
@@ -534,13 +534,13 @@ where
         }
     };
     for (_, reply) in flushes.drain() {
-        let _ = reply.send(Err(reason.clone()));
+        reply.send(Err(reason.clone()));
     }
     for (_, reply) in syncs.drain() {
-        let _ = reply.send(Err(reason.clone()));
+        reply.send(Err(reason.clone()));
     }
     for (_, reply) in infos.drain() {
-        let _ = reply.send(Err(reason.clone()));
+        reply.send(Err(reason.clone()));
     }
     reason
 }

@@ -569,7 +569,7 @@ impl Relay {
         let (_, id) = self
             .server_flushes
             .drain(..=at)
-            .last()
+            .next_back()
             .expect("at least one");
         let _ = socket::send(
             self.ctl.get_ref().as_fd(),

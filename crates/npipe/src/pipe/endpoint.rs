@@ -309,6 +309,13 @@ macro_rules! impl_pipe_io {
             /// when the reader starts reading it (it is assembled whole before
             /// its first part is returned). If the other end closed, the flush
             /// returns once the kernel has discarded what it did not read.
+            ///
+            /// Across `npiped` (a remote client, or a server with a remote
+            /// client) it waits the same way for the remote reader: npiped
+            /// passes the request on after the data, and the far end answers
+            /// once its handle has read up to it. A remote client that closes
+            /// having read everything counts as read; one that closes or is
+            /// lost without reading it all fails the flush.
             #[doc(alias = "FlushFileBuffers")]
             pub fn flush_buffers(&self) -> $crate::Result<()> {
                 self.endpoint.flush(&*self.connection()?)

@@ -31,6 +31,10 @@ use crate::Result;
 pub(crate) const CLIENT_MAX_FRAME: u32 = 256 << 10;
 /// `Data` bytes the server may send ahead of the client's reader.
 pub(crate) const CLIENT_WINDOW: u32 = 1 << 20;
+/// The server's flushes left unanswered (the handle not reading) before
+/// npiped is taken to break the protocol: npiped forgets older ones
+/// before it reaches this.
+const MAX_SERVER_FLUSHES: usize = 4096;
 /// Outgoing bytes queued behind a server that does not read, beyond the
 /// credit, before the connection is given up.
 const OUTBOX_SLACK: usize = 4 << 20;
@@ -301,7 +305,13 @@ where
                             reply.send(Ok(status));
                         }
                     }
-                    Event::Flush(id) => server_flushes.push_back((id, inbound.received)),
+                    Event::Flush(id) => {
+                        if server_flushes.len() >= MAX_SERVER_FLUSHES {
+                            closing = Some(End::Lost("npiped sent too many flushes".into()));
+                            break;
+                        }
+                        server_flushes.push_back((id, inbound.received));
+                    }
                     Event::Synced(id) => {
                         // Hand over what arrived before answering, so
                         // the peek that asked sees it.

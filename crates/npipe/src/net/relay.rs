@@ -30,7 +30,8 @@ use crate::sys::socket;
 use crate::{win32, ClientOptions, Error, PipeName, Result};
 
 /// Requests a hostile client may leave unanswered (flushes waiting for the
-/// server) before it is cut off.
+/// server) before it is cut off; also the most flushes of the server kept
+/// waiting for the client.
 const MAX_PENDING_FLUSHES: usize = 1024;
 /// Outgoing bytes queued beyond the credit before a client that does not
 /// read is cut off.
@@ -226,8 +227,8 @@ struct Relay {
     link: Link,
     check: Option<MessageCheck>,
     /// The pipe server's flushes sent on to the client, oldest first: the
-    /// id on the wire and the id on the control socket. No bound is
-    /// needed: each is a flush the local server is blocked in.
+    /// id on the wire and the id on the control socket (at most
+    /// `MAX_PENDING_FLUSHES`).
     server_flushes: VecDeque<(u32, u64)>,
     next_flush_id: u32,
 }
@@ -550,6 +551,11 @@ impl Relay {
             match Control::decode(&buf[..n]) {
                 Ok(Control::Disconnect) => return true,
                 Ok(Control::Flush(id)) => {
+                    if self.server_flushes.len() >= MAX_PENDING_FLUSHES {
+                        // A server asking without waiting: forget the
+                        // oldest; the answer to a later one covers it.
+                        self.server_flushes.pop_front();
+                    }
                     self.next_flush_id = self.next_flush_id.wrapping_add(1);
                     self.server_flushes.push_back((self.next_flush_id, id));
                     self.link.send(&Frame::Flush(self.next_flush_id));

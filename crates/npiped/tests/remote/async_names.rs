@@ -115,16 +115,7 @@ fn async_call_reaches_a_remote_pipe() {
         .pipe_mode(PipeMode::Message)
         .create(r"\\.\pipe\acall")
         .unwrap();
-    let echo = std::thread::spawn(move || {
-        server.connect().unwrap();
-        let mut req = Vec::new();
-        server.read_message_to_end(&mut req).unwrap();
-        req.reverse();
-        server.write_message(&req).unwrap();
-        // The client reads the answer and closes: the flush still succeeds.
-        server.flush_buffers().unwrap();
-        server.disconnect().unwrap();
-    });
+    let echo = reversing_echo(server, 1);
     let options = w.client();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

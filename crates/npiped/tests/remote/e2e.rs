@@ -114,17 +114,7 @@ fn transact_and_call() {
         .pipe_mode(PipeMode::Message)
         .create(r"\\.\pipe\rpc")
         .unwrap();
-    let echo = std::thread::spawn(move || {
-        for _ in 0..2 {
-            server.connect().unwrap();
-            let mut req = Vec::new();
-            server.read_message_to_end(&mut req).unwrap();
-            req.reverse();
-            server.write_message(&req).unwrap();
-            server.flush_buffers().unwrap();
-            server.disconnect().unwrap();
-        }
-    });
+    let echo = reversing_echo(server, 2);
     let mut options = w.client();
     options.read_mode(ReadMode::Message);
     let client = options.open(r"\\localhost\pipe\rpc").unwrap();

@@ -197,15 +197,6 @@ fn disconnecting_ends_a_servers_flush_waiting_for_the_remote_reader() {
     assert!(matches!(err, Error::PipeNotConnected), "{err}");
 }
 
-/// A runtime for the async tests.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn an_async_servers_flush_waits_for_the_remote_reader() {
     let w = World::new("async-server-flush");

@@ -353,3 +353,29 @@ pub fn fnv(hash: &mut u64, bytes: &[u8]) {
 }
 
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Serves `calls` clients of a message pipe in turn: each request comes
+/// back reversed, flushed (the client reads it, and may close at once),
+/// then the client is disconnected.
+pub fn reversing_echo(server: npipe::NamedPipeServer, calls: usize) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for _ in 0..calls {
+            server.connect().unwrap();
+            let mut req = Vec::new();
+            server.read_message_to_end(&mut req).unwrap();
+            req.reverse();
+            server.write_message(&req).unwrap();
+            server.flush_buffers().unwrap();
+            server.disconnect().unwrap();
+        }
+    })
+}
+
+/// A two-worker runtime for the async tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

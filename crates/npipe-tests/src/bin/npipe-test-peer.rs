@@ -9,7 +9,8 @@
 //! action                       prints on success
 //! serve NAME [OPTS]            listening        CreateNamedPipe; OPTS: --message (type),
 //!                                               --byte-read, --max N, --inbound, --outbound,
-//!                                               --first, --nowait, --timeout MS (default time-out)
+//!                                               --first, --nowait, --timeout MS (default time-out),
+//!                                               --out-buffer N, --in-buffer N (buffer sizes)
 //! open NAME [OPTS]             opened           CreateFile; OPTS: --message-read, --read-only,
 //!                                               --write-only, --nowait
 //! connect                      connected        ConnectNamedPipe
@@ -139,7 +140,7 @@ fn parse(args: Vec<String>) -> Result<Vec<Action>, String> {
         let mut opts = Vec::new();
         while let Some(opt) = it.next_if(|a| a.starts_with("--")) {
             let value = match opt.as_str() {
-                "--max" | "--timeout" => {
+                "--max" | "--timeout" | "--out-buffer" | "--in-buffer" => {
                     let value = it.next().unwrap_or_default();
                     Some(value.parse().map_err(|_| format!("{opt} needs a number"))?)
                 }
@@ -180,6 +181,12 @@ fn run(
             }
             if let Some(ms) = opts.value("--timeout") {
                 options.default_timeout(Duration::from_millis(ms));
+            }
+            if let Some(bytes) = opts.value("--out-buffer") {
+                options.out_buffer_size(bytes.try_into().unwrap_or(u32::MAX));
+            }
+            if let Some(bytes) = opts.value("--in-buffer") {
+                options.in_buffer_size(bytes.try_into().unwrap_or(u32::MAX));
             }
             options
                 .access_inbound(!opts.has("--outbound"))

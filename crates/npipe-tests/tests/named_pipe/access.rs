@@ -2,6 +2,7 @@
 //! open time and on each handle.
 
 use npipe::win32::*;
+use npipe::{Error, Namespace};
 use npipe_tests::{expect_err, TestRoot};
 
 use crate::peer;
@@ -71,4 +72,39 @@ fn a_peer_opening_an_inbound_pipe_for_reading_is_access_denied() {
     both.expect("err ERROR_ACCESS_DENIED");
     let mut write_only = peer(&root, &["open", &name, "--write-only", "write", "ok"]);
     write_only.expect_all(&["opened", "wrote 2"]);
+}
+
+#[test]
+fn a_pipe_with_neither_direction_is_invalid_parameter_and_leaves_no_name() {
+    let root = TestRoot::new();
+    let name = root.pipe();
+    let created = root
+        .server()
+        .access_inbound(false)
+        .access_outbound(false)
+        .create(&name);
+    let err = expect_err(created, ERROR_INVALID_PARAMETER);
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err:?}");
+
+    // Refused before anything was made: no instance a client could find.
+    assert!(Namespace::at(root.path()).pipes().unwrap().is_empty());
+    let mut client = peer(&root, &["open", &name]);
+    client.expect("err ERROR_FILE_NOT_FOUND");
+}
+
+#[test]
+fn a_client_asking_neither_to_read_nor_to_write_is_invalid_parameter() {
+    let root = TestRoot::new();
+    let name = root.pipe();
+    let mut server = peer(&root, &["serve", &name, "--max", "1", "connect", "hang"]);
+    server.expect("listening");
+
+    let opened = root.client().read(false).write(false).open(&name);
+    let err = expect_err(opened, ERROR_INVALID_PARAMETER);
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err:?}");
+
+    // The refused open did not take the only instance: the next one does.
+    let client = root.client().open(&name).unwrap();
+    server.expect("connected");
+    assert_eq!(client.server_process_id().unwrap(), server.pid());
 }

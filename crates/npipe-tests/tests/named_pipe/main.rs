@@ -10,6 +10,7 @@
 //! `src/bin/npipe-test-peer.rs` for the actions and the lines they print.
 
 mod access;
+mod buffers;
 mod concurrency;
 mod flush;
 mod info;

@@ -1,10 +1,10 @@
 //! TransactNamedPipe and CallNamedPipe against a server process.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use npipe::win32::*;
 use npipe::{MessageRead, PipeMode, ReadMode, WaitTimeout};
-use npipe_tests::{expect_err, Background, TestRoot, LIMIT};
+use npipe_tests::{expect_err, within, Background, TestRoot, LIMIT};
 
 use crate::peer;
 
@@ -223,4 +223,54 @@ fn call_named_pipe_waits_for_a_busy_instance() {
         "read 4 complete ping",
     ]);
     assert_eq!(calling.join().unwrap(), b"pong");
+}
+
+/// `NMPWAIT_NOWAIT`: a zero time-out does not wait for the busy instance.
+#[test]
+fn call_with_a_zero_timeout_on_a_busy_pipe_gives_sem_timeout_at_once() {
+    let root = TestRoot::new();
+    let name = root.pipe();
+    // A default time-out of ten minutes: a zero time-out taken for "the
+    // default" (NMPWAIT_USE_DEFAULT_WAIT) would wait as long as one taken
+    // for "forever", past the bound of `within`.
+    let script = [
+        "serve",
+        &name,
+        "--message",
+        "--max",
+        "1",
+        "--timeout",
+        "600000",
+        "connect",
+        "read",
+        "64",
+        "hang",
+    ];
+    let mut server = peer(&root, &script);
+    server.expect("listening");
+    let holder = root.client().open(&name).unwrap();
+    server.expect("connected");
+
+    let started = Instant::now();
+    let (options, n) = (root.client(), name.clone());
+    let called = within("call", move || {
+        options.call(&n, b"ping", &mut [0; 16], Duration::ZERO)
+    });
+    let err = expect_err(called, ERROR_SEM_TIMEOUT);
+    assert!(matches!(err, npipe::Error::Timeout), "{err:?}");
+    // Only a sanity bound; `within` already fails a call that waits.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // The same from another process, through its own CallNamedPipe.
+    let mut caller = peer(&root, &["call", &name, "ping", "16", "0"]);
+    caller.expect("err ERROR_SEM_TIMEOUT");
+
+    // Neither call reached the server: the first message it reads is the
+    // holder's.
+    holder.write_message(b"holder").unwrap();
+    server.expect("read 6 complete holder");
 }

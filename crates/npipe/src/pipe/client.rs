@@ -514,3 +514,45 @@ fn parse_local(name: &str) -> Result<PipeName> {
     }
     Ok(name)
 }
+
+/// Without the `remote` feature a remote name is refused, whatever the
+/// call. (With it, the remote tests of `npiped` cover these names.)
+#[cfg(all(test, not(feature = "remote")))]
+mod tests {
+    use std::time::Duration;
+
+    use crate::doc_support::TempRoot;
+    use crate::win32::ERROR_BAD_PATHNAME;
+    use crate::{ClientOptions, Error, ServerOptions, WaitTimeout};
+
+    fn bad_pathname<T: std::fmt::Debug>(what: &str, result: crate::Result<T>) {
+        match result {
+            Err(e @ Error::BadPathname { .. }) => assert_eq!(e.win32_code(), ERROR_BAD_PATHNAME),
+            other => panic!("{what}: expected ERROR_BAD_PATHNAME, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn remote_names_are_bad_pathname_without_the_remote_feature() {
+        let root = TempRoot::new().unwrap();
+        // A local pipe of the same name, free to connect to: a client that
+        // dropped the host would find it and succeed.
+        let _server = ServerOptions::new()
+            .root(root.path())
+            .create(r"\\.\pipe\x")
+            .unwrap();
+        let mut options = ClientOptions::new();
+        options.root(root.path());
+
+        for name in [r"\\host\pipe\x", r"\\localhost\pipe\x"] {
+            bad_pathname("open", options.open(name));
+            bad_pathname("open_timeout", options.open_timeout(name, Duration::ZERO));
+            bad_pathname("wait", options.wait(name, WaitTimeout::Forever));
+            let mut out = [0; 8];
+            bad_pathname(
+                "call",
+                options.call(name, b"ping", &mut out, Duration::ZERO),
+            );
+        }
+    }
+}

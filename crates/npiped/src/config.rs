@@ -265,6 +265,7 @@ impl Config {
             let name = pin
                 .name
                 .unwrap_or_else(|| format!("sha256:{}", hex(&sha256)));
+            check_principal_name(&name).map_err(|m| err(&format!("auth.pinned[{i}].name"), m))?;
             pinned.push(Pin { sha256, name });
         }
         let mut tokens = Vec::new();
@@ -453,20 +454,20 @@ fn check_token(name: String, secret: String) -> Result<Token, String> {
     Ok(Token { name, secret })
 }
 
-/// A token's name is the principal pipe servers see and compare with
-/// their `allow_remote_principal` list, so it must reach them whole: the
-/// remote claim cuts longer fields, and a pipe server refuses a claim with
-/// a NUL. Other control characters would garble the logs.
+/// A token's or a pin's name is the principal pipe servers see and
+/// compare with their `allow_remote_principal` list, so it must reach them
+/// whole: the remote claim cuts longer fields, and a pipe server refuses a
+/// claim with a NUL. Other control characters would garble the logs.
 fn check_principal_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("a token needs a name (the principal servers see)".into());
+        return Err("an empty name (the principal servers see)".into());
     }
     if name.chars().any(char::is_control) {
         return Err(format!("the name {name:?} has a control character"));
     }
     let max = npipe::proto::MAX_REMOTE_CLAIM_FIELD_LEN;
     if name.len() > max {
-        return Err(format!("a token's name must be at most {max} bytes"));
+        return Err(format!("a name must be at most {max} bytes"));
     }
     Ok(())
 }
@@ -495,6 +496,7 @@ mod tests {
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\nclient_ca=\"ca\"\n[limits]\nmax_frame = 3\n", "limits.max_frame"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\nclient_ca=\"ca\"\n[limits]\nidle_timeout_secs = -1\n", "limits.idle_timeout_secs"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\npinned=[{sha256=\"xyz\"}]\n", "auth.pinned[0].sha256"),
+            ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\npinned=[{sha256=\"0000000000000000000000000000000000000000000000000000000000000000\", name=\"bad\\nname\"}]\n", "auth.pinned[0].name"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\ntokens=[{name=\"a\", token=\"short\"}]\n", "auth.tokens[0]"),
             ("[tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\ntokens=[{name=\"a\\u0000b\", token=\"a-test-token-0123456789\"}]\n", "auth.tokens[0]"),
             ("[tls]\ncert=\"c\"\n[auth]\nclient_ca=\"ca\"\n", "tls.key"),

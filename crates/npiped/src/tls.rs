@@ -197,7 +197,12 @@ fn common_name(mut name: &[u8]) -> Option<String> {
                 if matches!(tag, 0x0c | 0x13 | 0x16) {
                     let (text, _) = tlv(value, tag)?;
                     let s = std::str::from_utf8(text).ok()?;
-                    if !s.is_empty() && !s.chars().any(char::is_control) {
+                    // A name the remote claim would cut, or that holds a
+                    // control character, is not a principal: fall back.
+                    if !s.is_empty()
+                        && s.len() <= npipe::proto::MAX_REMOTE_CLAIM_FIELD_LEN
+                        && !s.chars().any(char::is_control)
+                    {
                         return Some(s.to_owned());
                     }
                 }
@@ -250,6 +255,32 @@ mod tests {
         };
         assert_eq!(principal_of(&cert, &[pin]), "pinned-alice");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_common_name_too_long_for_the_remote_claim_is_not_the_principal() {
+        let long = "a".repeat(npipe::proto::MAX_REMOTE_CLAIM_FIELD_LEN + 1);
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, long.as_str());
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let cert = CertificateDer::from(cert.der().to_vec());
+        // Cut to 600 bytes it could pass for another principal.
+        assert_eq!(
+            principal_of(&cert, &[]),
+            format!("sha256:{}", hex(&sha256(&cert)))
+        );
+        // One byte shorter, it is the principal.
+        let fits = &long[1..];
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, fits);
+        let cert = params.self_signed(&key).unwrap();
+        let cert = CertificateDer::from(cert.der().to_vec());
+        assert_eq!(principal_of(&cert, &[]), fits);
     }
 
     #[test]

@@ -362,10 +362,7 @@ where
         // Hand over what the socket takes now (the writable arm below
         // waits when it takes less).
         let mut limit = server_flushes.front().map(|&(_, upto)| upto);
-        if inbound.pending(limit) && inbound.write_to(&app, &mut link, limit).is_err() {
-            // The handle is gone: what the server sends is moot.
-            inbound.clear();
-        }
+        inbound.hand_over(&app, &mut link, limit);
         // After a disconnect, wait until the handle has read what came
         // before it too: only then does the notice go out. The server's
         // flushes wait for the handle's reads likewise.
@@ -387,9 +384,7 @@ where
             }
             // The next flush's bytes, or all of them, may go now.
             limit = server_flushes.front().map(|&(_, upto)| upto);
-            if inbound.pending(limit) && inbound.write_to(&app, &mut link, limit).is_err() {
-                inbound.clear();
-            }
+            inbound.hand_over(&app, &mut link, limit);
             if server_flushes.is_empty() && !disconnected {
                 unread_by_app = 0;
             }
@@ -455,8 +450,10 @@ where
                 }
             }
             r = app.writable(), if can_hand_over => {
-                if r.is_err() || inbound.write_to(&app, &mut link, limit).is_err() {
+                if r.is_err() {
                     inbound.clear();
+                } else {
+                    inbound.hand_over(&app, &mut link, limit);
                 }
             }
             r = reads.writable(), if unread_by_app > 0 => {
@@ -592,6 +589,14 @@ impl Inbound {
         !self.is_empty() && limit.is_none_or(|limit| self.written < limit)
     }
 
+    /// [`write_to`](Self::write_to) if there is anything to hand over; a
+    /// handle that is gone makes what the server sends moot.
+    fn hand_over(&mut self, app: &UnixStream, link: &mut Link, limit: Option<u64>) {
+        if self.pending(limit) && self.write_to(app, link, limit).is_err() {
+            self.clear();
+        }
+    }
+
     /// Writes what the socket takes without waiting, up to byte `limit` of
     /// the stream (if any); grants the credit back. `Err` when the
     /// handle's socket is closed.
@@ -629,10 +634,10 @@ impl Inbound {
 
 /// Answers the server's flushes whose bytes the handle has read: all of
 /// them handed to its socket (which stops there while the flush waits),
-/// and the socket holding nothing unread (`unread_by_app`). A handle that
-/// closed has not read what it dropped: its flushes stay unanswered, and
-/// the server's flush fails when the `Close` ends the relay. True if it
-/// answered any.
+/// and the socket holding nothing unread (`unread_by_app`). A closed
+/// handle's socket holds nothing either, read or not: its flushes stay
+/// unanswered here, and what it said it read (`AllRead`) decides them.
+/// True if it answered any.
 fn answer_server_flushes(
     flushes: &mut VecDeque<(u32, u64)>,
     inbound: &Inbound,
@@ -643,9 +648,16 @@ fn answer_server_flushes(
     if flushes.is_empty() || unread_by_app > 0 || socket::hung_up(app.as_fd()).unwrap_or(true) {
         return false;
     }
-    let before = flushes.len();
-    answer_flushes_handed(flushes, inbound, link);
-    flushes.len() < before
+    let mut answered = false;
+    while let Some(&(id, upto)) = flushes.front() {
+        if inbound.written < upto {
+            break;
+        }
+        flushes.pop_front();
+        link.send(&Frame::Flushed { id, status: 0 });
+        answered = true;
+    }
+    answered
 }
 
 /// The handle closed: it said before ([`Command::ReadAtClose`]) how much
@@ -657,17 +669,5 @@ fn closed_by_handle(cmds: &mut mpsc::UnboundedReceiver<Command>, link: &mut Link
         if let Command::ReadAtClose(bytes) = cmd {
             link.send(&Frame::AllRead(bytes));
         }
-    }
-}
-
-/// Answers the server's flushes of bytes the handle was handed, once it
-/// has read them all (or closed having read them all).
-fn answer_flushes_handed(flushes: &mut VecDeque<(u32, u64)>, inbound: &Inbound, link: &mut Link) {
-    while let Some(&(id, upto)) = flushes.front() {
-        if inbound.written < upto {
-            return;
-        }
-        flushes.pop_front();
-        link.send(&Frame::Flushed { id, status: 0 });
     }
 }

@@ -534,12 +534,11 @@ impl Conn {
                 self.wait_writable()?;
             }
         }
-        match self.data.wait_drained() {
-            Ok(()) => {}
-            // The relay may have passed everything on and gone: the remote
-            // client's last word decides (`flush_through_relay`).
-            Err(e) if self.relayed && e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => return Err(self.io_error(e, true)),
+        if let Err(e) = self.data.wait_drained() {
+            let e = self.io_error(e, true);
+            if !self.relay_decides(&e) {
+                return Err(e);
+            }
         }
         if self.relayed {
             self.flush_through_relay()?;
@@ -547,9 +546,9 @@ impl Conn {
         Ok(())
     }
 
-    /// Whether a flush that found the peer gone must still ask the relay
-    /// (see [`Conn::flush`]).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Whether a flush that found the peer gone must still ask the relay:
+    /// it may have passed everything on and gone, and the remote client's
+    /// last word (`Control::ClientRead`) decides.
     pub fn relay_decides(&self, flush_error: &Error) -> bool {
         self.relayed && matches!(flush_error, Error::NoData | Error::BrokenPipe)
     }

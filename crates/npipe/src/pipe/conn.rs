@@ -615,6 +615,10 @@ impl Conn {
                     };
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A relay that closed with our request unread makes the
+                // kernel report a reset once, before the datagrams it sent
+                // (`ClientRead` among them): read on.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
                 Err(e) => return Err(self.io_error(e, true)),
             }
         }
@@ -790,6 +794,51 @@ mod tests {
             cred,
         );
         (server, client)
+    }
+
+    /// The server end of a pair, relayed, and the relay's ends (data and
+    /// control) as raw sockets.
+    fn relayed_server() -> (Conn, OwnedFd, OwnedFd) {
+        let (a, b) = socket::stream_pair().unwrap();
+        let (ctl_a, ctl_b) = socket::seqpacket_pair().unwrap();
+        let cred = socket::peer_credentials(a.as_fd()).unwrap();
+        let server = Conn::new(
+            Box::new(UnixStreamTransport::new(a)),
+            ctl_a,
+            false,
+            PipeEnd::Server,
+            cred,
+        )
+        .through_relay();
+        (server, b, ctl_b)
+    }
+
+    #[test]
+    fn a_relay_that_closed_after_saying_the_client_read_all_ends_the_flush_well() {
+        let (server, data, ctl) = relayed_server();
+        server.write(b"abc", false).unwrap();
+        let mut buf = [0u8; 3];
+        assert_eq!(socket::recv(data.as_fd(), &mut buf, false).unwrap(), 3);
+        // The server asks; the relay answers only that the client read 3
+        // bytes and closed, leaving the request unread: the kernel then
+        // reports a reset before the answer.
+        let flush = server.ask_relay_to_flush();
+        socket::send(ctl.as_fd(), &Control::ClientRead(3).encode(), false).unwrap();
+        drop((data, ctl));
+        assert!(server.relay_flushed(flush).unwrap());
+    }
+
+    #[test]
+    fn a_relay_that_closed_before_the_client_read_all_fails_the_flush() {
+        let (server, data, ctl) = relayed_server();
+        server.write(b"abcd", false).unwrap();
+        let flush = server.ask_relay_to_flush();
+        socket::send(ctl.as_fd(), &Control::ClientRead(3).encode(), false).unwrap();
+        drop((data, ctl));
+        assert!(matches!(
+            server.relay_flushed(flush),
+            Err(Error::NoData | Error::BrokenPipe)
+        ));
     }
 
     #[test]
